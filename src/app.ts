@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { GatewayError } from './core/errors.ts';
+import './http-types.ts';
+import { protocolForUrl, renderError, toGatewayError } from './protocols/render-error.ts';
+import { adminRoutes } from './routes/admin/index.ts';
+import { v1Routes } from './routes/v1/index.ts';
+import type { Services } from './services.ts';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const MIB = 1024 * 1024;
+
+let idCounter = 0;
+const idPrefix = randomBytes(6).toString('hex');
+
+/** `req_` + a per-process random prefix + a counter: unique, cheap, and never reused within a process. */
+function newRequestId(): string {
+  idCounter = (idCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `req_${idPrefix}${idCounter.toString(36).padStart(8, '0')}`;
+}
+
+/** Builds the HTTP app (no listen, no globals): main.ts and tests call it with their own services. */
+export async function buildApp(services: Services): Promise<FastifyInstance> {
+  const maxBodyMb = services.config.limits.max_body_mb;
+  const app = Fastify({
+    loggerInstance: services.log as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: Math.floor(maxBodyMb * MIB),
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : newRequestId();
+    },
+    return503OnClosing: true,
+    keepAliveTimeout: 75_000,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  app.decorateRequest('apiKey', null);
+  app.decorateRequest('rawBody', undefined);
+
+  // Keep the raw bytes: same-protocol traffic is forwarded as received.
+  const parseJson = (req: { rawBody: Buffer | undefined }, body: Buffer, done: (err: Error | null, value?: unknown) => void): void => {
+    req.rawBody = body;
+    if (body.length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse(body.toString('utf8')));
+    } catch (err) {
+      done(new GatewayError('invalid_json', `We could not parse the JSON body of your request: ${(err as Error).message}.`, { publicCode: null }));
+    }
+  };
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJson);
+  // Clients that forget the content type (curl -d) still mean JSON.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, parseJson);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const gerr = toGatewayError(err, maxBodyMb);
+    if (gerr.status >= 500 && gerr.code === 'internal_error') request.log.error({ err }, 'unhandled error');
+    else if (gerr.status >= 500) request.log.warn({ code: gerr.code, status: gerr.status, msg: gerr.message }, 'request failed');
+    const protocol = request.routeOptions.config?.protocol ?? protocolForUrl(request.url);
+    const { status, body } = renderError(protocol, gerr);
+    if (gerr.retryAfterSeconds !== undefined) reply.header('retry-after', String(gerr.retryAfterSeconds));
+    void reply.code(status).send(body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const err = new GatewayError('unknown_url', `Invalid URL (${request.method} ${request.url.split('?')[0]})`, { publicCode: null });
+    const { status, body } = renderError(protocolForUrl(request.url), err);
+    void reply.code(status).send(body);
+  });
+
+  app.get('/health', { config: { public: true } }, async () => ({ status: 'ok' }));
+  await app.register(adminRoutes(services), { prefix: '/admin' });
+  // Every /v1 route also answers under /v1-openai (relay services publish both).
+  await app.register(v1Routes(services), { prefix: '/v1' });
+  await app.register(v1Routes(services), { prefix: '/v1-openai' });
+  return app;
+}

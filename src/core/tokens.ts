@@ -1,0 +1,43 @@
+/**
+ * Token counting for when an upstream reports no usage (or the client abandons a
+ * stream). gpt-tokenizer's o200k_base takes ~0.4 s to load, so it is loaded lazily,
+ * off the hot path, the first time an estimate is needed (or by warmTokenizer()).
+ */
+type CountFn = (text: string) => number;
+
+let counter: Promise<CountFn> | undefined;
+
+function loadCounter(): Promise<CountFn> {
+  counter ??= import('gpt-tokenizer').then((m) => (text: string) => (text ? m.countTokens(text) : 0));
+  return counter;
+}
+
+export function warmTokenizer(): void {
+  void loadCounter();
+}
+
+export async function countTextTokens(text: string): Promise<number> {
+  const count = await loadCounter();
+  return count(text);
+}
+
+/** Per-message overhead of the chat format (OpenAI's published counting recipe). */
+const TOKENS_PER_MESSAGE = 3;
+const TOKENS_PER_REPLY_PRIMER = 3;
+/** A flat per-image cost; exact costs depend on size and detail, which the gateway does not decode. */
+const TOKENS_PER_IMAGE = 765;
+
+export interface CountableMessage {
+  texts: string[];
+  images: number;
+}
+
+export async function countPromptTokens(messages: CountableMessage[]): Promise<number> {
+  const count = await loadCounter();
+  let total = TOKENS_PER_REPLY_PRIMER;
+  for (const m of messages) {
+    total += TOKENS_PER_MESSAGE + m.images * TOKENS_PER_IMAGE;
+    for (const t of m.texts) total += count(t);
+  }
+  return total;
+}

@@ -1,0 +1,250 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { GatewayError } from '../core/errors.ts';
+import type { ApiKeysRepository } from '../store/api-keys.repository.ts';
+import type { ApiKeyRow } from '../store/tables.ts';
+import type { UsageRecorder } from './usage-recorder.ts';
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+export function secretsEqual(a: string, b: string): boolean {
+  const ha = Buffer.from(hashSecret(a), 'hex');
+  const hb = Buffer.from(hashSecret(b), 'hex');
+  return timingSafeEqual(ha, hb);
+}
+
+export function generateSecret(): string {
+  return `sk-${randomBytes(24).toString('base64url')}`;
+}
+
+export function generateId(prefix: string): string {
+  return `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
+}
+
+export function maskSecret(secret: string): string {
+  return `${secret.slice(0, 6)}...${secret.slice(-4)}`;
+}
+
+/** What the request path needs to know about a key, kept in memory. */
+export interface KeyState {
+  id: string;
+  name: string;
+  quotaTokens: number | null;
+  quotaUsd: number | null;
+  /** Written usage plus charges still in the recorder's buffer. */
+  usedTokens: number;
+  usedUsd: number;
+  expiresAt: number | null;
+  models: ReadonlySet<string> | null;
+  rpm: number | null;
+  disabled: boolean;
+  deleted: boolean;
+}
+
+interface CacheEntry {
+  state: KeyState | null;
+  loadedAt: number;
+  refreshing?: Promise<void>;
+}
+
+export interface KeyInput {
+  name?: string;
+  quota_tokens?: number | null;
+  quota_usd?: number | null;
+  expires_at?: number | null;
+  models?: string[] | null;
+  rpm?: number | null;
+  disabled?: boolean;
+}
+
+/** A key as the admin API shows it; never includes the secret or its hash. */
+export interface KeyView {
+  id: string;
+  object: 'api_key';
+  name: string;
+  key_prefix: string;
+  quota_tokens: number | null;
+  quota_usd: number | null;
+  used_tokens: number;
+  used_usd: number;
+  /** Unix seconds, or null. */
+  expires_at: number | null;
+  models: string[] | null;
+  rpm: number | null;
+  status: 'active' | 'disabled' | 'expired' | 'exhausted';
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/**
+ * API keys: creation, lookups cached in memory (a known key never waits on the
+ * database; a stale entry is refreshed in the background), and charging.
+ */
+export class KeyService {
+  private readonly cache = new Map<string, CacheEntry>();
+  /** Seconds a cached key is trusted before a background refresh (picks up changes made by the CLI or another gateway). */
+  private readonly ttlMs = 5_000;
+  private readonly negativeTtlMs = 1_000;
+
+  constructor(
+    private readonly repo: ApiKeysRepository,
+    private readonly recorder: UsageRecorder,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async create(input: KeyInput & { name: string }): Promise<{ view: KeyView; secret: string }> {
+    const secret = generateSecret();
+    const now = this.now();
+    const row = await this.repo.insert({
+      id: generateId('key'),
+      name: input.name,
+      key_hash: hashSecret(secret),
+      key_prefix: maskSecret(secret),
+      quota_tokens: input.quota_tokens ?? null,
+      quota_usd: input.quota_usd ?? null,
+      expires_at: input.expires_at ?? null,
+      models: input.models ? JSON.stringify(input.models) : null,
+      rpm: input.rpm ?? null,
+      disabled: input.disabled ? 1 : 0,
+      deleted_at: null,
+      created_at: now,
+      updated_at: now,
+      last_used_at: null,
+    });
+    return { view: this.view(row), secret };
+  }
+
+  async list(): Promise<KeyView[]> {
+    return (await this.repo.list()).map((r) => this.view(r));
+  }
+
+  async get(id: string): Promise<KeyView | undefined> {
+    const row = await this.repo.findById(id);
+    return row && this.view(row);
+  }
+
+  async update(id: string, input: KeyInput): Promise<KeyView | undefined> {
+    const patch: Parameters<ApiKeysRepository['update']>[1] = { updated_at: this.now() };
+    if (input.name !== undefined) patch.name = input.name;
+    if (input.quota_tokens !== undefined) patch.quota_tokens = input.quota_tokens;
+    if (input.quota_usd !== undefined) patch.quota_usd = input.quota_usd;
+    if (input.expires_at !== undefined) patch.expires_at = input.expires_at;
+    if (input.models !== undefined) patch.models = input.models ? JSON.stringify(input.models) : null;
+    if (input.rpm !== undefined) patch.rpm = input.rpm;
+    if (input.disabled !== undefined) patch.disabled = input.disabled ? 1 : 0;
+    const row = await this.repo.update(id, patch);
+    if (row) this.invalidate(row.key_hash);
+    return row && this.view(row);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const row = await this.repo.findById(id);
+    if (!row) return false;
+    const ok = await this.repo.softDelete(id, this.now());
+    this.invalidate(row.key_hash);
+    return ok;
+  }
+
+  private invalidate(hash: string): void {
+    this.cache.delete(hash);
+  }
+
+  /**
+   * Resolves a presented secret to a usable key or throws 401. Only a key never
+   * seen before (or seen missing over a second ago) waits on a database read.
+   */
+  async authenticate(secret: string | undefined): Promise<KeyState> {
+    if (!secret) throw new GatewayError('invalid_api_key', 'You didn\'t provide an API key. Provide it as "Authorization: Bearer sk-...".');
+    const hash = hashSecret(secret);
+    const now = this.now();
+    let entry = this.cache.get(hash);
+    if (!entry || (entry.state === null && now - entry.loadedAt > this.negativeTtlMs)) {
+      entry = await this.load(hash);
+    } else if (entry.state && now - entry.loadedAt > this.ttlMs && !entry.refreshing) {
+      const stale = entry;
+      stale.refreshing = this.load(hash).then(
+        () => undefined,
+        () => {
+          stale.refreshing = undefined;
+        },
+      );
+    }
+    const state = entry.state;
+    if (!state) throw new GatewayError('invalid_api_key', `Incorrect API key provided: ${maskSecret(secret)}.`);
+    if (state.deleted) throw new GatewayError('key_revoked', 'This API key has been revoked.', { publicCode: 'invalid_api_key' });
+    if (state.disabled) throw new GatewayError('key_revoked', 'This API key is disabled.', { publicCode: 'invalid_api_key' });
+    if (state.expiresAt !== null && state.expiresAt <= now) {
+      throw new GatewayError('key_expired', 'This API key has expired.', { publicCode: 'invalid_api_key' });
+    }
+    return state;
+  }
+
+  private async load(hash: string): Promise<CacheEntry> {
+    const row = await this.repo.findByHash(hash);
+    const entry: CacheEntry = { state: row ? this.toState(row) : null, loadedAt: this.now() };
+    this.cache.set(hash, entry);
+    if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value as string);
+    return entry;
+  }
+
+  private toState(row: ApiKeyRow): KeyState {
+    const pending = this.recorder.pendingFor(row.id);
+    return {
+      id: row.id,
+      name: row.name,
+      quotaTokens: row.quota_tokens,
+      quotaUsd: row.quota_usd,
+      usedTokens: Number(row.used_tokens) + pending.tokens,
+      usedUsd: Number(row.used_usd) + pending.usd,
+      expiresAt: row.expires_at,
+      models: row.models ? new Set(JSON.parse(row.models) as string[]) : null,
+      rpm: row.rpm,
+      disabled: row.disabled === 1,
+      deleted: row.deleted_at !== null,
+    };
+  }
+
+  /** 429 once the key's quota is used up; requests already admitted may still finish (bounded overspend). */
+  assertQuota(state: KeyState): void {
+    if (state.quotaTokens !== null && state.usedTokens >= state.quotaTokens) {
+      throw new GatewayError('insufficient_quota', `You exceeded your current quota: ${state.usedTokens} of ${state.quotaTokens} tokens used.`);
+    }
+    if (state.quotaUsd !== null && state.usedUsd >= state.quotaUsd) {
+      throw new GatewayError('insufficient_quota', `You exceeded your current quota: $${state.usedUsd.toFixed(6)} of $${state.quotaUsd} used.`);
+    }
+  }
+
+  /** Applies a charge to the in-memory state at once; the recorder writes it later. */
+  charge(state: KeyState, tokens: number, usd: number): void {
+    state.usedTokens += tokens;
+    state.usedUsd += usd;
+  }
+
+  view(row: ApiKeyRow): KeyView {
+    const pending = this.recorder.pendingFor(row.id);
+    const usedTokens = Number(row.used_tokens) + pending.tokens;
+    const usedUsd = Number(row.used_usd) + pending.usd;
+    const now = this.now();
+    let status: KeyView['status'] = 'active';
+    if (row.disabled === 1) status = 'disabled';
+    else if (row.expires_at !== null && row.expires_at <= now) status = 'expired';
+    else if ((row.quota_tokens !== null && usedTokens >= row.quota_tokens) || (row.quota_usd !== null && usedUsd >= row.quota_usd)) status = 'exhausted';
+    return {
+      id: row.id,
+      object: 'api_key',
+      name: row.name,
+      key_prefix: row.key_prefix,
+      quota_tokens: row.quota_tokens,
+      quota_usd: row.quota_usd,
+      used_tokens: usedTokens,
+      used_usd: Math.round(usedUsd * 1e9) / 1e9,
+      expires_at: row.expires_at === null ? null : Math.floor(row.expires_at / 1000),
+      models: row.models ? (JSON.parse(row.models) as string[]) : null,
+      rpm: row.rpm,
+      status,
+      created_at: Math.floor(row.created_at / 1000),
+      last_used_at: row.last_used_at === null ? null : Math.floor(row.last_used_at / 1000),
+    };
+  }
+}

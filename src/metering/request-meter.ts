@@ -1,0 +1,106 @@
+import type { Logger } from 'pino';
+import type { Usage } from '../core/canonical.ts';
+import type { ModelInfo } from '../config/schema.ts';
+import type { KeyService, KeyState } from './keys.ts';
+import { computeCostUsd } from './pricing.ts';
+import type { UsageRecorder } from './usage-recorder.ts';
+
+/** How a request ended: `ok` and `abandoned` (client went away) are charged; `failed` is recorded only. */
+export type Outcome = 'ok' | 'abandoned' | 'failed';
+
+export interface MeterDeps {
+  recorder: UsageRecorder;
+  keys: KeyService;
+  prices: Record<string, ModelInfo>;
+  log: Logger;
+  now: () => number;
+}
+
+/**
+ * Follows one request from admission to its usage record. Usage metering, cost,
+ * quota charging and logging happen here, the same for every format.
+ */
+export class RequestMeter {
+  upstream: string | null = null;
+  upstreamModel: string | null = null;
+  usage: Usage | undefined;
+  private firstTokenAt: number | undefined;
+  private readonly startedAt: number;
+  private done = false;
+  /** Counts tokens when the upstream reported no usage. */
+  estimate: (() => Promise<Usage>) | undefined;
+
+  constructor(
+    private readonly deps: MeterDeps,
+    readonly requestId: string,
+    readonly key: KeyState | null,
+    readonly endpoint: string,
+    public model: string,
+    readonly stream: boolean,
+  ) {
+    this.startedAt = deps.now();
+  }
+
+  markFirstToken(): void {
+    this.firstTokenAt ??= this.deps.now();
+  }
+
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** Records the request once; never throws and never blocks the response. */
+  finish(outcome: Outcome, status: number, errorCode: string | null = null): void {
+    if (this.done) return;
+    this.done = true;
+    const endedAt = this.deps.now();
+    if (this.usage || !this.estimate || (outcome === 'failed' && !this.firstTokenAt)) {
+      this.write(outcome, status, errorCode, endedAt, this.usage);
+      return;
+    }
+    this.estimate().then(
+      (u) => this.write(outcome, status, errorCode, endedAt, { ...u, estimated: true }),
+      (err: unknown) => {
+        this.deps.log.error({ err, requestId: this.requestId }, 'token estimate failed');
+        this.write(outcome, status, errorCode, endedAt, undefined);
+      },
+    );
+  }
+
+  private write(outcome: Outcome, status: number, errorCode: string | null, endedAt: number, usage: Usage | undefined): void {
+    const u = usage ?? { inputTokens: 0, outputTokens: 0 };
+    const total = u.inputTokens + u.outputTokens;
+    const cost = computeCostUsd(u, this.deps.prices[this.model]);
+    const charged = outcome !== 'failed' && this.key !== null;
+    if (charged && this.key) this.deps.keys.charge(this.key, total, cost);
+    this.deps.recorder.record(
+      {
+        request_id: this.requestId,
+        key_id: this.key?.id ?? null,
+        endpoint: this.endpoint,
+        model: this.model,
+        upstream: this.upstream,
+        upstream_model: this.upstreamModel,
+        stream: this.stream ? 1 : 0,
+        status,
+        error_code: errorCode,
+        prompt_tokens: u.inputTokens,
+        cached_tokens: u.cachedInputTokens ?? 0,
+        completion_tokens: u.outputTokens,
+        reasoning_tokens: u.reasoningTokens ?? 0,
+        total_tokens: total,
+        cost_usd: cost,
+        estimated: u.estimated ? 1 : 0,
+        charged: charged ? 1 : 0,
+        latency_ms: endedAt - this.startedAt,
+        ttft_ms: this.firstTokenAt === undefined ? null : this.firstTokenAt - this.startedAt,
+        created_at: endedAt,
+      },
+      charged && this.key ? { keyId: this.key.id, tokens: total, usd: cost } : undefined,
+    );
+    this.deps.log.debug(
+      { requestId: this.requestId, model: this.model, upstream: this.upstream, status, outcome, tokens: total, estimated: !!u.estimated },
+      'request metered',
+    );
+  }
+}

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { GatewayError } from '../../core/errors.ts';
+import type { KeyInput } from '../../metering/keys.ts';
+
+/** `expires_at` as ISO 8601 or unix seconds; stored as unix ms. */
+const expiresAt = z
+  .union([z.number().finite(), z.string().min(1), z.null()])
+  .transform((v, ctx) => {
+    if (v === null) return null;
+    if (typeof v === 'number') return Math.round(v * 1000);
+    if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+    const ms = Date.parse(v);
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time or unix seconds' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const fields = {
+  name: z.string().trim().min(1).max(200),
+  quota_tokens: z.number().int().nonnegative().nullable(),
+  quota_usd: z.number().nonnegative().nullable(),
+  expires_at: expiresAt,
+  models: z.array(z.string().min(1)).nullable(),
+  rpm: z.number().int().positive().nullable(),
+  disabled: z.boolean(),
+};
+
+const createSchema = z.strictObject({
+  ...fields,
+  quota_tokens: fields.quota_tokens.optional(),
+  quota_usd: fields.quota_usd.optional(),
+  expires_at: fields.expires_at.optional(),
+  models: fields.models.optional(),
+  rpm: fields.rpm.optional(),
+  disabled: fields.disabled.optional(),
+});
+
+const updateSchema = createSchema.partial();
+
+function parseWith<T>(schema: z.ZodType<T>, body: unknown): T {
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new GatewayError('invalid_request_error', 'The request body must be a JSON object.', { publicCode: null });
+  }
+  const r = schema.safeParse(body);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const param = issue.path.map(String).join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(',') : '');
+    throw new GatewayError('invalid_request_error', `Invalid '${param}': ${issue.message}.`, { param: param || null, publicCode: 'invalid_value' });
+  }
+  return r.data;
+}
+
+export function parseKeyCreate(body: unknown): KeyInput & { name: string } {
+  return parseWith(createSchema, body);
+}
+
+export function parseKeyUpdate(body: unknown): KeyInput {
+  return parseWith(updateSchema, body);
+}

@@ -1,0 +1,158 @@
+import type { FastifyReply } from 'fastify';
+import type { Usage } from '../core/canonical.ts';
+import { GatewayError } from '../core/errors.ts';
+import { type SseEvent, SseParser } from '../core/sse.ts';
+import type { RequestMeter } from '../metering/request-meter.ts';
+import type { UpstreamErrorInfo } from '../providers/openai/openai-api.ts';
+import { ClientStream, SSE_HEADERS } from './client-stream.ts';
+import type { Target } from './model-registry.ts';
+import { AttemptSignal, callUpstream, upstreamFailure, upstreamHttpError } from './upstream-call.ts';
+
+/** Watches a same-protocol stream as its bytes pass to the client. */
+export interface StreamTap {
+  /** Raw text to forward for these events (events may be dropped). */
+  process(events: SseEvent[]): string;
+  readonly usage: Usage | undefined;
+  /** Whether an event carries generated content (for time to first token). */
+  readonly sawContent: boolean;
+  /** Text generated so far, for a token estimate when no usage came. */
+  generatedText(): string;
+}
+
+/** What a protocol contributes to a same-protocol relay. */
+export interface PassthroughSpec {
+  url: string;
+  headers: Record<string, string>;
+  body: string | Buffer;
+  stream: boolean;
+  parseError(text: string): UpstreamErrorInfo;
+  /** A stream whose first event is an error has not really started: it can still fail over. */
+  isStreamError(ev: SseEvent): boolean;
+  createTap(): StreamTap;
+  /** Usage of a non-stream answer, if reported. */
+  extractUsage(body: unknown): Usage | undefined;
+  /** Generated text of a non-stream answer, for estimates. */
+  resultText(body: unknown): string;
+  /** Prompt tokens counted by the gateway, for estimates. */
+  countPromptTokens(): Promise<number>;
+  countTextTokens(text: string): Promise<number>;
+  /** Renders an error after the stream started, in the client's format. */
+  encodeStreamError(err: GatewayError): string;
+}
+
+export interface RelayIo {
+  reply: FastifyReply;
+  meter: RequestMeter;
+  /** Extra response headers (x-request-id, warnings). */
+  headers: Record<string, string>;
+}
+
+export type RelayResult = { kind: 'done' } | { kind: 'failed'; error: GatewayError };
+
+/**
+ * Forwards a same-protocol call without decoding it: the body goes up with only
+ * the gateway's edits, and the answer comes back byte for byte while the tap
+ * reads usage. Returns `failed` (nothing sent to the client yet) so the caller
+ * can try another upstream.
+ */
+export async function relayPassthrough(io: RelayIo, target: Target, spec: PassthroughSpec): Promise<RelayResult> {
+  const { reply, meter } = io;
+  const upstream = target.upstream;
+  const attempt = new AttemptSignal(upstream.timeoutMs);
+  const onClose = (): void => {
+    if (!reply.raw.writableFinished) attempt.abort('client_closed');
+  };
+  reply.raw.once('close', onClose);
+  meter.upstream = upstream.name;
+  meter.upstreamModel = target.upstreamModel;
+
+  const estimate = async (text: string): Promise<Usage> => ({
+    inputTokens: await spec.countPromptTokens(),
+    outputTokens: await spec.countTextTokens(text),
+  });
+
+  try {
+    const res = await callUpstream(upstream, { url: spec.url, headers: spec.headers, body: spec.body }, attempt);
+    if (res.statusCode >= 400) {
+      return { kind: 'failed', error: await upstreamHttpError(upstream, res.statusCode, res.body, spec.parseError) };
+    }
+    const contentType = String(res.headers['content-type'] ?? '');
+
+    if (!spec.stream || !contentType.includes('text/event-stream')) {
+      const text = await res.body.text();
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        return { kind: 'failed', error: new GatewayError('upstream_error', `Upstream ${upstream.name} returned a body that is not JSON.`) };
+      }
+      if (json && typeof json === 'object' && 'error' in json && !('choices' in json) && !('content' in json)) {
+        const info = spec.parseError(text);
+        return { kind: 'failed', error: new GatewayError('upstream_error', info.message, { publicCode: info.code ?? null }) };
+      }
+      if (spec.stream) {
+        return { kind: 'failed', error: new GatewayError('upstream_error', `Upstream ${upstream.name} answered a stream request without streaming.`) };
+      }
+      meter.usage = spec.extractUsage(json);
+      if (!meter.usage) meter.estimate = () => estimate(spec.resultText(json));
+      meter.markFirstToken();
+      reply.code(res.statusCode).headers(io.headers).header('content-type', contentType || 'application/json').send(text);
+      meter.finish('ok', res.statusCode);
+      return { kind: 'done' };
+    }
+
+    // Streaming: hold the response until the first event shows the upstream really started.
+    const parser = new SseParser();
+    const tap = spec.createTap();
+    const client = new ClientStream(reply.raw);
+    meter.estimate = () => estimate(tap.generatedText());
+    let committed = false;
+    try {
+      for await (const chunk of res.body) {
+        const events = parser.push(typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8'));
+        if (events.length === 0) continue;
+        if (!committed) {
+          if (spec.isStreamError(events[0])) {
+            res.body.destroy();
+            const info = spec.parseError(events[0].data);
+            return { kind: 'failed', error: new GatewayError('upstream_error', info.message, { publicCode: info.code ?? null }) };
+          }
+          reply.hijack();
+          client.open(200, { ...SSE_HEADERS, ...io.headers });
+          committed = true;
+        }
+        const out = tap.process(events);
+        if (tap.sawContent) meter.markFirstToken();
+        await client.write(out);
+      }
+      const rest = parser.flush();
+      if (rest) await client.write(tap.process([rest]));
+      if (!committed) {
+        return { kind: 'failed', error: new GatewayError('upstream_error', `Upstream ${upstream.name} closed the stream without sending an event.`) };
+      }
+      meter.usage = tap.usage;
+      client.end();
+      meter.finish(client.isClosed && !reply.raw.writableFinished ? 'abandoned' : 'ok', 200);
+      return { kind: 'done' };
+    } catch (err) {
+      const error = upstreamFailure(upstream, err, attempt);
+      meter.usage = tap.usage;
+      if (attempt.reason === 'client_closed') {
+        meter.finish('abandoned', 499, 'client_closed');
+        return { kind: 'done' };
+      }
+      if (!committed) return { kind: 'failed', error };
+      // The client already has part of the answer: end its stream with an error event in its own format.
+      const midStream = error.code === 'upstream_timeout' ? error : new GatewayError('upstream_error', `Upstream ${upstream.name} failed mid-stream: ${error.message}`);
+      await client.write(spec.encodeStreamError(midStream));
+      client.end();
+      meter.finish('failed', midStream.status, midStream.code);
+      return { kind: 'done' };
+    }
+  } catch (err) {
+    return { kind: 'failed', error: upstreamFailure(upstream, err, attempt) };
+  } finally {
+    attempt.clear();
+    reply.raw.off('close', onClose);
+  }
+}

@@ -1,0 +1,102 @@
+import { request, type Dispatcher } from 'undici';
+import { GatewayError, isRetryableUpstreamStatus, redactSecrets } from '../core/errors.ts';
+import type { UpstreamErrorInfo } from '../providers/openai/openai-api.ts';
+import type { Upstream } from './upstreams.ts';
+
+export type AbortReason = 'timeout' | 'client_closed' | 'shutdown';
+
+/**
+ * One attempt's abort handle: fires on the upstream's timeout, when the client
+ * goes away, or when the caller gives up on this attempt.
+ */
+export class AttemptSignal {
+  readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  reason: AbortReason | undefined;
+
+  constructor(timeoutMs: number) {
+    this.timer = setTimeout(() => this.abort('timeout'), timeoutMs);
+    this.timer.unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  abort(reason: AbortReason): void {
+    if (this.controller.signal.aborted) return;
+    this.reason = reason;
+    this.clear();
+    this.controller.abort(new Error(reason));
+  }
+
+  clear(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+export interface UpstreamRequest {
+  url: string;
+  method?: 'GET' | 'POST' | 'DELETE';
+  headers: Record<string, string>;
+  body?: string | Buffer;
+}
+
+/** Sends a request; connection failures become 502 and the timeout 504, both retryable. */
+export async function callUpstream(upstream: Upstream, req: UpstreamRequest, attempt: AttemptSignal): Promise<Dispatcher.ResponseData> {
+  try {
+    return await request(req.url, {
+      method: req.method ?? 'POST',
+      headers: req.headers,
+      body: req.body,
+      dispatcher: upstream.dispatcher,
+      signal: attempt.signal,
+    });
+  } catch (err) {
+    throw upstreamFailure(upstream, err, attempt);
+  }
+}
+
+/** Maps a thrown transport error (or abort) to a GatewayError without leaking credentials. */
+export function upstreamFailure(upstream: Upstream, err: unknown, attempt: AttemptSignal): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (attempt.reason === 'timeout') {
+    return new GatewayError('upstream_timeout', `Upstream ${upstream.name} did not answer within ${upstream.config.timeout} s.`, { cause: err });
+  }
+  if (attempt.reason === 'client_closed') {
+    return new GatewayError('upstream_error', 'Client closed the request.', { status: 499, retryable: false, cause: err });
+  }
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e.cause?.code ?? e.code ?? 'ERROR';
+  const detail = redactSecrets(e.cause?.message ?? e.message ?? String(err), upstream.secrets);
+  return new GatewayError('upstream_unreachable', `Upstream ${upstream.name} is unreachable (${code}): ${detail}`, { cause: err });
+}
+
+/** Reads an upstream error response into a GatewayError keeping its status and message, credentials removed. */
+export async function upstreamHttpError(
+  upstream: Upstream,
+  status: number,
+  body: Dispatcher.ResponseData['body'],
+  parse: (text: string) => UpstreamErrorInfo,
+): Promise<GatewayError> {
+  let text = '';
+  try {
+    text = await body.text();
+  } catch {
+    text = '';
+  }
+  const clean = redactSecrets(text, upstream.secrets);
+  const info = parse(clean);
+  const message = redactSecrets(info.message, upstream.secrets);
+  // A 401/403 from the upstream is the gateway's credential problem, not the caller's key: say so, keep the status class.
+  return new GatewayError('upstream_error', message, {
+    status: status >= 400 && status <= 599 ? status : 502,
+    type: info.type ?? (status >= 500 ? 'server_error' : 'invalid_request_error'),
+    publicCode: info.code ?? null,
+    param: info.param ?? null,
+    retryable: isRetryableUpstreamStatus(status),
+    upstreamStatus: status,
+    upstreamBody: clean.slice(0, 4000),
+  });
+}

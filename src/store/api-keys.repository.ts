@@ -1,0 +1,55 @@
+import { sql } from 'kysely';
+import type { Store } from './db.ts';
+import type { ApiKeyRow, ApiKeyUpdate, NewApiKeyRow } from './tables.ts';
+
+export class ApiKeysRepository {
+  constructor(private readonly store: Store) {}
+
+  async insert(row: NewApiKeyRow): Promise<ApiKeyRow> {
+    await this.store.db.insertInto('api_keys').values(row).execute();
+    const created = await this.findById(row.id);
+    if (!created) throw new Error('inserted key not found');
+    return created;
+  }
+
+  findById(id: string): Promise<ApiKeyRow | undefined> {
+    return this.store.db.selectFrom('api_keys').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+  }
+
+  /** Includes deleted keys, so the caller can tell "revoked" from "unknown". */
+  findByHash(hash: string): Promise<ApiKeyRow | undefined> {
+    return this.store.db.selectFrom('api_keys').selectAll().where('key_hash', '=', hash).executeTakeFirst();
+  }
+
+  list(): Promise<ApiKeyRow[]> {
+    return this.store.db.selectFrom('api_keys').selectAll().where('deleted_at', 'is', null).orderBy('created_at', 'asc').orderBy('id').execute();
+  }
+
+  async update(id: string, patch: ApiKeyUpdate): Promise<ApiKeyRow | undefined> {
+    await this.store.db.updateTable('api_keys').set(patch).where('id', '=', id).where('deleted_at', 'is', null).execute();
+    return this.findById(id);
+  }
+
+  async softDelete(id: string, now: number): Promise<boolean> {
+    const res = await this.store.db
+      .updateTable('api_keys')
+      .set({ deleted_at: now, updated_at: now })
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /** Adds spent tokens and dollars; increments, so concurrent gateways never overwrite each other. */
+  async addUsage(id: string, tokens: number, usd: number, at: number): Promise<void> {
+    await this.store.db
+      .updateTable('api_keys')
+      .set({
+        used_tokens: sql`used_tokens + ${tokens}`,
+        used_usd: sql`used_usd + ${usd}`,
+        last_used_at: at,
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+}

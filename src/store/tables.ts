@@ -1,0 +1,64 @@
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Times are unix milliseconds; booleans are 0/1 so SQLite and PostgreSQL read the same. */
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  key_hash: string;
+  key_prefix: string;
+  quota_tokens: number | null;
+  quota_usd: number | null;
+  used_tokens: Generated<number>;
+  used_usd: Generated<number>;
+  expires_at: number | null;
+  /** JSON array of allowed client-facing model names, or null for all. */
+  models: string | null;
+  rpm: number | null;
+  disabled: Generated<number>;
+  deleted_at: number | null;
+  created_at: number;
+  updated_at: number;
+  last_used_at: number | null;
+}
+
+export interface UsageRecordsTable {
+  request_id: string;
+  key_id: string | null;
+  endpoint: string;
+  model: string;
+  upstream: string | null;
+  upstream_model: string | null;
+  stream: number;
+  status: number;
+  error_code: string | null;
+  prompt_tokens: number;
+  cached_tokens: number;
+  completion_tokens: number;
+  reasoning_tokens: number;
+  total_tokens: number;
+  cost_usd: number;
+  /** 1 when the gateway counted the tokens itself. */
+  estimated: number;
+  /** 1 when the record was charged to the key's quota. */
+  charged: number;
+  latency_ms: number;
+  ttft_ms: number | null;
+  created_at: number;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  api_keys: ApiKeysTable;
+  usage_records: UsageRecordsTable;
+  settings: SettingsTable;
+}
+
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type NewApiKeyRow = Insertable<ApiKeysTable>;
+export type ApiKeyUpdate = Updateable<ApiKeysTable>;
+export type UsageRecordRow = Selectable<UsageRecordsTable>;
+export type NewUsageRecord = Insertable<UsageRecordsTable>;

@@ -1,0 +1,118 @@
+import { type SelectQueryBuilder, sql } from 'kysely';
+import type { Store } from './db.ts';
+import type { Database, NewUsageRecord, UsageRecordRow } from './tables.ts';
+
+export interface UsageTotals {
+  requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  cost_usd: number;
+}
+
+export interface UsageFilter {
+  keyId?: string;
+  /** Inclusive, unix ms. */
+  start?: number;
+  /** Exclusive, unix ms. */
+  end?: number;
+}
+
+const DAY_MS = 86_400_000;
+
+export class UsageRecordsRepository {
+  constructor(private readonly store: Store) {}
+
+  async insertMany(rows: NewUsageRecord[]): Promise<void> {
+    if (rows.length === 0) return;
+    // SQLite allows 32766 bound parameters; 22 columns a row -> chunks of 500 stay well below.
+    for (let i = 0; i < rows.length; i += 500) {
+      await this.store.db
+        .insertInto('usage_records')
+        .values(rows.slice(i, i + 500))
+        .onConflict((oc) => oc.column('request_id').doNothing())
+        .execute();
+    }
+  }
+
+  private filtered(f: UsageFilter): SelectQueryBuilder<Database, 'usage_records', object> {
+    let q = this.store.db.selectFrom('usage_records');
+    if (f.keyId !== undefined) q = q.where('key_id', '=', f.keyId);
+    if (f.start !== undefined) q = q.where('created_at', '>=', f.start);
+    if (f.end !== undefined) q = q.where('created_at', '<', f.end);
+    return q;
+  }
+
+  private static readonly sums = {
+    requests: sql<number>`count(*)`,
+    // Failed calls count as requests but are not billed: tokens and cost come from charged records only.
+    prompt_tokens: sql<number>`coalesce(sum(case when charged = 1 then prompt_tokens else 0 end), 0)`,
+    completion_tokens: sql<number>`coalesce(sum(case when charged = 1 then completion_tokens else 0 end), 0)`,
+    total_tokens: sql<number>`coalesce(sum(case when charged = 1 then total_tokens else 0 end), 0)`,
+    cost_usd: sql<number>`coalesce(sum(case when charged = 1 then cost_usd else 0 end), 0)`,
+  };
+
+  async totals(f: UsageFilter): Promise<UsageTotals> {
+    const s = UsageRecordsRepository.sums;
+    const row = await this.filtered(f)
+      .select([
+        s.requests.as('requests'),
+        s.prompt_tokens.as('prompt_tokens'),
+        s.completion_tokens.as('completion_tokens'),
+        s.total_tokens.as('total_tokens'),
+        s.cost_usd.as('cost_usd'),
+      ])
+      .executeTakeFirstOrThrow();
+    return normalise(row);
+  }
+
+  async byModel(f: UsageFilter): Promise<Array<UsageTotals & { model: string }>> {
+    const s = UsageRecordsRepository.sums;
+    const rows = await this.filtered(f)
+      .select([
+        'model',
+        s.requests.as('requests'),
+        s.prompt_tokens.as('prompt_tokens'),
+        s.completion_tokens.as('completion_tokens'),
+        s.total_tokens.as('total_tokens'),
+        s.cost_usd.as('cost_usd'),
+      ])
+      .groupBy('model')
+      .orderBy('model')
+      .execute();
+    return rows.map((r) => ({ model: r.model, ...normalise(r) }));
+  }
+
+  /** Charged cost per UTC day and model, for the legacy billing usage shape. */
+  async dailyCosts(f: UsageFilter): Promise<Array<{ day: number; model: string; cost_usd: number }>> {
+    const day = sql<number>`created_at / ${DAY_MS}`;
+    const rows = await this.filtered(f)
+      .select([day.as('day'), 'model', UsageRecordsRepository.sums.cost_usd.as('cost_usd')])
+      .groupBy([day, 'model'])
+      .orderBy('day')
+      .execute();
+    return rows.map((r) => ({ day: Math.floor(Number(r.day)), model: r.model, cost_usd: Number(r.cost_usd) }));
+  }
+
+  list(f: UsageFilter & { limit?: number }): Promise<UsageRecordRow[]> {
+    return this.filtered(f).selectAll().orderBy('created_at', 'desc').limit(f.limit ?? 100).execute();
+  }
+
+  findByRequestId(id: string): Promise<UsageRecordRow | undefined> {
+    return this.store.db.selectFrom('usage_records').selectAll().where('request_id', '=', id).executeTakeFirst();
+  }
+}
+
+function normalise(r: UsageTotals): UsageTotals {
+  return {
+    requests: Number(r.requests),
+    prompt_tokens: Number(r.prompt_tokens),
+    completion_tokens: Number(r.completion_tokens),
+    total_tokens: Number(r.total_tokens),
+    cost_usd: roundUsd(Number(r.cost_usd)),
+  };
+}
+
+export function roundUsd(v: number): number {
+  return Math.round(v * 1e9) / 1e9;
+}
