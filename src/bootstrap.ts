@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { parseConfig } from './config/load.ts';
 import type { Config, UpstreamConfig } from './config/schema.ts';
 import { generateSecret, hashSecret } from './metering/keys.ts';
 import type { Store } from './store/db.ts';
@@ -58,17 +59,7 @@ export async function detectLocalOllama(log: Logger, url = 'http://127.0.0.1:114
   try {
     const ids = modelIds(await fetchJson(`${url}/models`, {}, 700));
     log.info({ models: ids.length }, 'found a local Ollama server');
-    return {
-      name: 'ollama',
-      type: 'openai',
-      base_url: url,
-      models: ids,
-      model_map: {},
-      timeout: 600,
-      weight: 1,
-      headers: {},
-      max_connections: 64,
-    };
+    return parseConfig({ upstreams: [{ name: 'ollama', type: 'openai', base_url: url, models: ids }] }, 'local Ollama').upstreams[0];
   } catch {
     return undefined;
   }

@@ -53,11 +53,7 @@ export function parseConfig(raw: unknown, origin: string): Config {
   if (!result.success) {
     throw new ConfigError(`invalid config in ${origin}:\n${formatZodError(result.error)}`);
   }
-  const cfg = result.data;
-  // Empty strings from unset ${VAR}s mean "not configured".
-  if (cfg.admin_key === '') cfg.admin_key = undefined;
-  for (const u of cfg.upstreams) if (u.api_key === '') u.api_key = undefined;
-  return cfg;
+  return result.data;
 }
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): Config {

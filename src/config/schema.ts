@@ -3,12 +3,19 @@ import { z } from 'zod';
 export const UPSTREAM_TYPES = ['openai', 'azure', 'anthropic', 'gemini'] as const;
 export type UpstreamType = (typeof UPSTREAM_TYPES)[number];
 
+/** `${VAR}` of an unset variable gives "" (or YAML null): both mean "not set". */
+const optionalSecret = z
+  .string()
+  .nullish()
+  .transform((v) => (v ? v : undefined));
+
 const upstreamSchema = z
   .object({
     name: z.string().min(1).regex(/^[^:\s]+$/, 'must not contain ":" or spaces'),
     type: z.enum(UPSTREAM_TYPES),
     base_url: z.string().url(),
-    api_key: z.string().optional(),
+    /** An unset `${VAR}` leaves this empty: treated as no key. */
+    api_key: optionalSecret,
     /** Models this upstream serves (client-facing names). Absent: discovered at start-up where the API allows. */
     models: z.array(z.string().min(1)).optional(),
     /** Client-facing name -> upstream model name. */
@@ -49,7 +56,7 @@ export const configSchema = z
       .string()
       .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'must start with sqlite: or postgres://')
       .default('sqlite:./data/switchyard.db'),
-    admin_key: z.string().optional(),
+    admin_key: optionalSecret,
     upstreams: z.array(upstreamSchema).default([]),
     models: z.record(z.string(), modelInfoSchema).default({}),
     limits: z
