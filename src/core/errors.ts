@@ -101,7 +101,7 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
     const head = secret.slice(0, Math.min(8, Math.floor(secret.length / 3)));
     const tail = secret.slice(-4);
     if (head.length >= 4) {
-      const masked = new RegExp(`${escapeRegExp(head)}[*.x\\u2026]+${escapeRegExp(tail)}`, 'g');
+      const masked = new RegExp(`${escapeRegExp(head)}[A-Za-z0-9_-]{0,6}[*\\u2026]{3,}${escapeRegExp(tail)}`, 'g');
       out = out.replace(masked, '[redacted]');
     }
   }

@@ -43,14 +43,13 @@ export class ModelRegistry {
       const rest = name.slice(colon + 1);
       const byName = this.upstreams.filter((u) => u.name === prefix);
       const pinned = byName.length > 0 ? byName : this.upstreams.filter((u) => u.type === prefix);
-      const targets: Target[] = [];
-      for (const u of pinned) {
-        const served = servedNames(u);
-        if (served.has(rest)) targets.push({ upstream: u, model: rest, upstreamModel: u.config.model_map[rest] ?? rest });
-        // An upstream with no model list serves whatever it is pinned to.
-        else if (u.config.models === undefined && rest) targets.push({ upstream: u, model: rest, upstreamModel: rest });
-      }
+      const targets: Target[] = pinned
+        .filter((u) => servedNames(u).has(rest))
+        .map((u) => ({ upstream: u, model: rest, upstreamModel: u.config.model_map[rest] ?? rest }));
       if (targets.length > 0) return targets;
+      // An upstream with no model list serves whatever it is pinned to.
+      const open = pinned.filter((u) => u.config.models === undefined && rest);
+      if (open.length > 0) return open.map((u) => ({ upstream: u, model: rest, upstreamModel: rest }));
     }
     throw new GatewayError('model_not_found', `The model \`${name}\` does not exist or you do not have access to it.`, { param: 'model' });
   }

@@ -85,7 +85,8 @@ export class UsageRecordsRepository {
 
   /** Charged cost per UTC day and model, for the legacy billing usage shape. */
   async dailyCosts(f: UsageFilter): Promise<Array<{ day: number; model: string; cost_usd: number }>> {
-    const day = sql<number>`created_at / ${DAY_MS}`;
+    // A literal, not a bound parameter: PostgreSQL must see the same expression in SELECT and GROUP BY.
+    const day = sql<number>`created_at / ${sql.lit(DAY_MS)}`;
     const rows = await this.filtered(f)
       .select([day.as('day'), 'model', UsageRecordsRepository.sums.cost_usd.as('cost_usd')])
       .groupBy([day, 'model'])
