@@ -49,8 +49,10 @@ async function serve(argv: string[]): Promise<void> {
   services.recorder.start();
   warmTokenizer();
   await app.listen({ host: config.listen.host, port: config.listen.port });
+  const address = app.server.address();
+  const url = address && typeof address === 'object' ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
   log.info(
-    { config: path ?? 'built-in defaults', database: config.database.startsWith('sqlite:') ? config.database : 'postgres', upstreams: config.upstreams.map((u) => u.name) },
+    { url, config: path ?? 'built-in defaults', database: config.database.startsWith('sqlite:') ? config.database : 'postgres', upstreams: config.upstreams.map((u) => u.name) },
     'switchyard ready',
   );
   if (config.upstreams.length === 0) {

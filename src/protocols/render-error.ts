@@ -41,6 +41,10 @@ export function toGatewayError(err: unknown, maxBodyMb: number): GatewayError {
     default:
       break;
   }
+  if (e.statusCode === 503) {
+    // Fastify answers requests that arrive while the server drains for shutdown.
+    return new GatewayError('server_shutting_down', 'The server is shutting down; retry on another instance.', { publicCode: null });
+  }
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
     return new GatewayError('invalid_request_error', e.message ?? 'Bad request.', { status: e.statusCode, publicCode: null });
   }

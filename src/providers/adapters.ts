@@ -1,0 +1,20 @@
+import type { UpstreamType } from '../config/schema.ts';
+import type { UpstreamAdapter } from '../core/codec.ts';
+
+/** The wire protocol each upstream type speaks; same protocol on both sides means pass-through. */
+export type WireProtocol = 'openai' | 'anthropic' | 'gemini';
+
+export function protocolOf(type: UpstreamType): WireProtocol {
+  switch (type) {
+    case 'openai':
+    case 'azure':
+      return 'openai';
+    case 'anthropic':
+      return 'anthropic';
+    case 'gemini':
+      return 'gemini';
+  }
+}
+
+/** Upstream adapters for cross-format traffic, by upstream type. */
+export const ADAPTERS: Partial<Record<UpstreamType, UpstreamAdapter>> = {};
