@@ -4,6 +4,7 @@ import { GatewayError } from './core/errors.ts';
 import './http-types.ts';
 import { protocolForUrl, renderError, toGatewayError } from './protocols/render-error.ts';
 import { adminRoutes } from './routes/admin/index.ts';
+import { geminiRoutes } from './routes/gemini/index.ts';
 import { v1Routes } from './routes/v1/index.ts';
 import type { Services } from './services.ts';
 
@@ -79,5 +80,6 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   // Every /v1 route also answers under /v1-openai (relay services publish both).
   await app.register(v1Routes(services), { prefix: '/v1' });
   await app.register(v1Routes(services), { prefix: '/v1-openai' });
+  await app.register(geminiRoutes(services), { prefix: '/v1beta' });
   return app;
 }

@@ -1,16 +1,24 @@
 import { GatewayError } from '../core/errors.ts';
 import type { ClientProtocol } from '../http-types.ts';
+import { anthropicCodec } from './anthropic/anthropic-codec.ts';
+import { geminiCodec } from './gemini/gemini-codec.ts';
 import { encodeOpenAIError } from './openai/openai-error.ts';
 
 /** The protocol a URL speaks when no route matched (404s, body errors before routing). */
 export function protocolForUrl(url: string): ClientProtocol {
   if (url.startsWith('/admin')) return 'admin';
+  if (url.startsWith('/v1beta/') || /^\/v1(-openai)?\/models\/[^?]*:/.test(url)) return 'gemini';
+  if (/^\/v1(-openai)?\/messages/.test(url)) return 'anthropic';
   return 'openai';
 }
 
 /** Renders an error in the caller's wire format. */
 export function renderError(protocol: ClientProtocol, err: GatewayError): { status: number; body: unknown } {
   switch (protocol) {
+    case 'anthropic':
+      return anthropicCodec.encodeError(err);
+    case 'gemini':
+      return geminiCodec.encodeError(err);
     case 'openai':
     case 'admin':
     default:

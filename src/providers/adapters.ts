@@ -1,5 +1,8 @@
 import type { UpstreamType } from '../config/schema.ts';
 import type { UpstreamAdapter } from '../core/codec.ts';
+import { anthropicAdapter } from './anthropic/anthropic-adapter.ts';
+import { geminiAdapter } from './gemini/gemini-adapter.ts';
+import { azureAdapter, openAIAdapter } from './openai/openai-adapter.ts';
 
 /** The wire protocol each upstream type speaks; same protocol on both sides means pass-through. */
 export type WireProtocol = 'openai' | 'anthropic' | 'gemini';
@@ -17,4 +20,9 @@ export function protocolOf(type: UpstreamType): WireProtocol {
 }
 
 /** Upstream adapters for cross-format traffic, by upstream type. */
-export const ADAPTERS: Partial<Record<UpstreamType, UpstreamAdapter>> = {};
+export const ADAPTERS: Partial<Record<UpstreamType, UpstreamAdapter>> = {
+  openai: openAIAdapter,
+  azure: azureAdapter,
+  anthropic: anthropicAdapter,
+  gemini: geminiAdapter,
+};

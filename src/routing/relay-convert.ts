@@ -6,6 +6,7 @@ import { SseParser } from '../core/sse.ts';
 import { countPromptTokens, countTextTokens } from '../core/tokens.ts';
 import { ClientStream, SSE_HEADERS } from './client-stream.ts';
 import type { Target } from './model-registry.ts';
+import { adapterTarget } from './upstreams.ts';
 import type { RelayIo, RelayResult } from './relay-passthrough.ts';
 import { AttemptSignal, callUpstream, upstreamFailure, upstreamHttpError } from './upstream-call.ts';
 
@@ -51,13 +52,7 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
   const { reply, meter } = io;
   const upstream = target.upstream;
   const req = spec.request;
-  const built = spec.adapter.buildRequest(req, {
-    baseUrl: upstream.baseUrl,
-    apiKey: upstream.config.api_key,
-    upstreamModel: target.upstreamModel,
-    headers: upstream.config.headers,
-    apiVersion: upstream.config.api_version,
-  });
+  const built = spec.adapter.buildRequest(req, adapterTarget(upstream, target.upstreamModel));
   const headers: Record<string, string> = { ...io.headers };
   if (built.warnings.length > 0) {
     headers['x-switchyard-warnings'] = encodeWarnings(built.warnings);

@@ -17,6 +17,8 @@ export interface StreamTap {
   readonly sawContent: boolean;
   /** Text generated so far, for a token estimate when no usage came. */
   generatedText(): string;
+  /** Text that closes the client's stream (Gemini's JSON-array streaming needs a `]`). */
+  end?(): string;
 }
 
 /** What a protocol contributes to a same-protocol relay. */
@@ -38,6 +40,8 @@ export interface PassthroughSpec {
   countTextTokens(text: string): Promise<number>;
   /** Renders an error after the stream started, in the client's format. */
   encodeStreamError(err: GatewayError): string;
+  /** Content type of the streamed answer when it is not SSE. */
+  streamContentType?: string;
 }
 
 export interface RelayIo {
@@ -118,7 +122,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
             return { kind: 'failed', error: new GatewayError('upstream_error', info.message, { publicCode: info.code ?? null }) };
           }
           reply.hijack();
-          client.open(200, { ...SSE_HEADERS, ...io.headers });
+          client.open(200, { ...SSE_HEADERS, ...(spec.streamContentType ? { 'content-type': spec.streamContentType } : {}), ...io.headers });
           committed = true;
         }
         const out = tap.process(events);
@@ -131,7 +135,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
         return { kind: 'failed', error: new GatewayError('upstream_error', `Upstream ${upstream.name} closed the stream without sending an event.`) };
       }
       meter.usage = tap.usage;
-      client.end();
+      client.end(tap.end?.());
       meter.finish(client.isClosed && !reply.raw.writableFinished ? 'abandoned' : 'ok', 200);
       return { kind: 'done' };
     } catch (err) {

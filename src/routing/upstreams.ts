@@ -1,5 +1,6 @@
 import { Agent } from 'undici';
 import type { UpstreamConfig, UpstreamType } from '../config/schema.ts';
+import type { AdapterTarget } from '../core/codec.ts';
 
 /** A configured upstream with its connection pool. */
 export interface Upstream {
@@ -29,5 +30,16 @@ export function createUpstream(config: UpstreamConfig): Upstream {
     }),
     secrets: config.api_key ? [config.api_key] : [],
     timeoutMs: config.timeout * 1000,
+  };
+}
+
+/** The pure view of an upstream that adapters and endpoint builders take. */
+export function adapterTarget(upstream: Upstream, upstreamModel: string): AdapterTarget {
+  return {
+    baseUrl: upstream.baseUrl,
+    apiKey: upstream.config.api_key,
+    upstreamModel,
+    headers: upstream.config.headers,
+    apiVersion: upstream.config.api_version,
   };
 }

@@ -238,7 +238,13 @@ export async function startOpenAISimulator(opts: { apiKey?: string; models?: str
     const method = rec.method.toUpperCase();
     const pathname = new URL(rec.path, 'http://localhost').pathname.replace(/\/+$/, '');
 
-    const isChat = method === 'POST' && pathname === '/v1/chat/completions';
+    // Azure OpenAI: /openai/deployments/{deployment}/chat/completions?api-version=..., key in `api-key`.
+    const azure = method === 'POST' && /^\/openai\/deployments\/[^/]+\/chat\/completions$/.test(pathname);
+    if (azure && !new URL(rec.path, 'http://localhost').searchParams.get('api-version')) {
+      sendJson(res, 404, { error: { code: '404', message: 'Resource not found' } });
+      return;
+    }
+    const isChat = (method === 'POST' && pathname === '/v1/chat/completions') || azure;
     const isModels = method === 'GET' && pathname === '/v1/models';
     const modelMatch = method === 'GET' ? /^\/v1\/models\/(.+)$/.exec(pathname) : null;
     if (!isChat && !isModels && !modelMatch) {
@@ -248,7 +254,10 @@ export async function startOpenAISimulator(opts: { apiKey?: string; models?: str
 
     if (opts.apiKey !== undefined) {
       const auth = req.headers.authorization;
-      const token = typeof auth === 'string' && /^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, '').trim() : '';
+      const azureKey = req.headers['api-key'];
+      const token = azure
+        ? (typeof azureKey === 'string' ? azureKey : '')
+        : typeof auth === 'string' && /^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, '').trim() : '';
       if (!token) {
         sendJson(
           res,

@@ -1,17 +1,26 @@
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.ts';
+import { countTokensHandler, messagesHandler } from '../anthropic/messages.ts';
+import { generateContentHandler } from '../gemini/generate-content.ts';
 import { apiKeyAuth } from './auth.ts';
 import { chatCompletionsHandler } from './chat-completions.ts';
 import { modelsRoutes } from './models.ts';
 import { usageRoutes } from './usage.ts';
 
-/** The OpenAI-compatible API; registered under /v1 and /v1-openai. */
+/** The /v1 API: OpenAI routes, Anthropic Messages and Gemini's /v1/models/...; registered under /v1 and /v1-openai. */
 export function v1Routes(services: Services) {
   const startedAt = Math.floor(services.now() / 1000);
   return async function register(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', apiKeyAuth(services));
     const openai = { config: { protocol: 'openai' as const } };
+    const anthropic = { config: { protocol: 'anthropic' as const } };
+    const gemini = { config: { protocol: 'gemini' as const } };
     app.post('/chat/completions', openai, chatCompletionsHandler(services));
+
+    app.post('/messages', anthropic, messagesHandler(services));
+    app.post('/messages/count_tokens', anthropic, countTokensHandler(services));
+    // Newer Gemini clients call /v1/models/{model}:generateContent.
+    app.post('/models/*', gemini, generateContentHandler(services));
 
     const models = modelsRoutes(services, startedAt);
     app.get('/models', openai, models.list);

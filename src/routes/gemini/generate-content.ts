@@ -1,0 +1,121 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { countableChatRequest } from '../../core/count-canonical.ts';
+import { GatewayError } from '../../core/errors.ts';
+import { countPromptTokens, countTextTokens } from '../../core/tokens.ts';
+import { createGeminiStreamEncoder, geminiCodec } from '../../protocols/gemini/gemini-codec.ts';
+import { geminiEndpoint } from '../../providers/gemini/gemini-endpoint.ts';
+import { parseGeminiError } from '../../providers/gemini/gemini-error.ts';
+import {
+  collectGeminiText,
+  extractGeminiUsage,
+  GeminiStreamTap,
+  geminiCountTokensUrl,
+  isGeminiStreamError,
+} from '../../providers/gemini/gemini-passthrough.ts';
+import { dispatchChat } from '../../routing/dispatch.ts';
+import { AttemptSignal, callUpstream, upstreamFailure, upstreamHttpError } from '../../routing/upstream-call.ts';
+import { adapterTarget } from '../../routing/upstreams.ts';
+import type { Services } from '../../services.ts';
+import { admit } from '../v1/admission.ts';
+
+const METHODS = new Set(['generateContent', 'streamGenerateContent', 'countTokens']);
+
+/** `gemini-2.0-flash:generateContent` (the `models/` prefix already consumed by the route). */
+export function parseModelAction(path: string): { model: string; method: string } {
+  const at = path.lastIndexOf(':');
+  const model = at > 0 ? path.slice(0, at) : path;
+  const method = at > 0 ? path.slice(at + 1) : '';
+  if (!METHODS.has(method)) {
+    throw new GatewayError('unknown_url', `Method "${method || '(none)'}" is not supported on models/${model}: use generateContent, streamGenerateContent or countTokens.`, { publicCode: null });
+  }
+  return { model, method };
+}
+
+function requireObject(body: unknown): Record<string, unknown> {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    throw new GatewayError('invalid_request_error', 'Invalid JSON payload received. The request body must be a JSON object.', { publicCode: null });
+  }
+  return body as Record<string, unknown>;
+}
+
+/** POST /v1beta/models/{model}:{generateContent|streamGenerateContent|countTokens} from a Gemini client, to any upstream. */
+export function generateContentHandler(services: Services) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const { model, method } = parseModelAction((request.params as { '*': string })['*']);
+    const body = requireObject(request.body);
+    if (method === 'countTokens') return countTokens(services, request, model, body);
+    const stream = method === 'streamGenerateContent';
+    const query = request.query as Record<string, unknown>;
+    // Without alt=sse, Gemini streams one JSON array whose elements arrive as they are generated.
+    const jsonArray = stream && query.alt !== 'sse';
+    const raw = request.rawBody ?? Buffer.from(JSON.stringify(body));
+    const ctx = { model, requestId: request.id };
+    await dispatchChat(services, request, reply, {
+      protocol: 'gemini',
+      codec: geminiCodec,
+      endpoint: stream ? 'gemini.streamGenerateContent' : 'gemini.generateContent',
+      model,
+      stream,
+      decode: () => geminiCodec.decodeRequest(body, { model, stream }),
+      streamEncoder: jsonArray ? () => createGeminiStreamEncoder({ ...ctx, streamUsage: true }, { jsonArray: true }) : undefined,
+      streamContentType: jsonArray ? 'application/json; charset=utf-8' : undefined,
+      passthrough: (target) => {
+        const tap = new GeminiStreamTap(jsonArray);
+        return {
+          ...geminiEndpoint(adapterTarget(target.upstream, target.upstreamModel), stream),
+          body: raw,
+          stream,
+          parseError: parseGeminiError,
+          isStreamError: isGeminiStreamError,
+          createTap: () => tap,
+          extractUsage: extractGeminiUsage,
+          resultText: collectGeminiText,
+          countPromptTokens: () => countPromptTokens(countableChatRequest(geminiCodec.decodeRequest(body, { model, stream }))),
+          countTextTokens,
+          encodeStreamError: (err) => tap.frameError(geminiCodec.encodeError(err).body),
+          streamContentType: jsonArray ? 'application/json; charset=utf-8' : undefined,
+        };
+      },
+    });
+    return reply;
+  };
+}
+
+/** countTokens: exact from a Gemini upstream; otherwise counted by the gateway. */
+async function countTokens(services: Services, request: FastifyRequest, model: string, body: Record<string, unknown>): Promise<unknown> {
+  const key = request.apiKey;
+  if (!key) throw new GatewayError('invalid_api_key', 'Missing API key.');
+  const targets = admit(services, key, model);
+  const gemini = targets.find((t) => t.upstream.type === 'gemini');
+  if (gemini) {
+    const u = gemini.upstream;
+    const attempt = new AttemptSignal(u.timeoutMs);
+    try {
+      const target = adapterTarget(u, gemini.upstreamModel);
+      const { headers } = geminiEndpoint(target, false);
+      const res = await callUpstream(u, { url: geminiCountTokensUrl(target), headers, body: JSON.stringify(body) }, attempt);
+      if (res.statusCode >= 400) throw await upstreamHttpError(u, res.statusCode, res.body, parseGeminiError);
+      return (await res.body.json()) as unknown;
+    } catch (err) {
+      throw upstreamFailure(u, err, attempt);
+    } finally {
+      attempt.clear();
+    }
+  }
+  const inner = (body.generateContentRequest as Record<string, unknown> | undefined) ?? body;
+  const canonical = geminiCodec.decodeRequest({ contents: [], ...inner }, { model, stream: false });
+  return { totalTokens: await countPromptTokens(countableChatRequest(canonical)) };
+}
+
+/** GET /v1beta/models in Gemini's shape: only what the calling key may use. */
+export function geminiModelObject(id: string, contextWindow: number | undefined): Record<string, unknown> {
+  return {
+    name: `models/${id}`,
+    version: '001',
+    displayName: id,
+    description: `${id} served by Switchyard`,
+    inputTokenLimit: contextWindow ?? 1_048_576,
+    outputTokenLimit: 65_536,
+    supportedGenerationMethods: ['generateContent', 'streamGenerateContent', 'countTokens'],
+  };
+}
