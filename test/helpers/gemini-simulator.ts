@@ -1,0 +1,645 @@
+/**
+ * A Gemini API upstream over real HTTP on 127.0.0.1, speaking generativelanguage.googleapis.com's
+ * wire format, for adapter and end-to-end tests.
+ *
+ * Shapes follow the published API reference (GenerateContentResponse, streamGenerateContent,
+ * models.list, countTokens, google.rpc error bodies) and recorded traffic:
+ * - `:streamGenerateContent?alt=sse` answers `text/event-stream` events `data: {...}\r\n\r\n`
+ *   (CRLF, no [DONE]); the JSON is written Google's way (`"key": value`, `,` without a space);
+ * - every chunk carries a running usageMetadata; the last one also has finishReason and the
+ *   final counts (candidatesTokenCount, thoughtsTokenCount);
+ * - without alt=sse the same chunks come as one JSON array (`[{...}\n,\r\n{...}\n]`), and
+ *   errors on that route are wrapped in an array too (`[{"error":{...}}]`);
+ * - function calls arrive whole, in one chunk, with finishReason STOP; the first call of a
+ *   thinking model's turn carries a thoughtSignature;
+ * - thought parts (`thought: true`) appear only when thinkingConfig.includeThoughts is set;
+ * - a bad key is HTTP 400 INVALID_ARGUMENT "API key not valid. Please pass a valid API key."
+ *   (reason API_KEY_INVALID); no key at all is 403 PERMISSION_DENIED.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface GeminiCallSpec {
+  name: string;
+  args?: Record<string, unknown>;
+  /** Gemini 3 may send ids; older models never do. */
+  id?: string;
+}
+
+export type GeminiScenario =
+  | {
+      type: 'text';
+      text?: string;
+      /** Stream: split the text into this many chunks; default about four words per chunk. */
+      chunks?: number;
+      /** Pause between stream chunks; non-stream answers wait chunkDelayMs per chunk too. */
+      chunkDelayMs?: number;
+      /** Pause before the status line and headers. */
+      firstByteDelayMs?: number;
+      promptTokens?: number;
+      /** Default: the number of chunks. */
+      candidatesTokens?: number;
+      cachedTokens?: number;
+      finishReason?: string;
+      /** modelVersion in the answer; default: the model in the URL. */
+      modelVersion?: string;
+      /** Stream: send finishReason in an extra chunk with no parts, as Gemini 2.5 sometimes does. */
+      separateFinishChunk?: boolean;
+      /** Gemini 3: an empty text part carrying this signature closes the answer. */
+      thoughtSignature?: string;
+    }
+  | {
+      type: 'thought';
+      /** Thought-summary chunks, sent only when the request set thinkingConfig.includeThoughts. */
+      thoughts?: string[];
+      text?: string;
+      thoughtsTokens?: number;
+      promptTokens?: number;
+      chunkDelayMs?: number;
+      thoughtSignature?: string;
+    }
+  | {
+      type: 'function_call';
+      calls: GeminiCallSpec[];
+      /** A text part before the calls. */
+      text?: string;
+      /** Put on the first functionCall part (thinking models do). */
+      thoughtSignature?: string;
+      promptTokens?: number;
+      thoughtsTokens?: number;
+      chunkDelayMs?: number;
+    }
+  | { type: 'error'; status: number; /** Sent as is (JSON-encoded unless a string); default: Google's error shape. */ body?: unknown; message?: string; rpcStatus?: string }
+  /** 200 + a stream whose first event is `{"error":{...}}`, then the stream ends. */
+  | { type: 'stream_error_first'; code?: number; message?: string; rpcStatus?: string }
+  /** Stream: send N chunks then destroy the socket; afterChunks 0 = destroy before any response. Non-stream: part of the body. */
+  | { type: 'drop'; afterChunks: number }
+  /** Accept the request and never answer (until the client aborts). */
+  | { type: 'hang' }
+  | { type: 'raw'; status: number; headers?: Record<string, string>; body: string }
+  /**
+   * Replays test/fixtures/gemini/<name> as is: `.sse` files event by event as text/event-stream,
+   * `.json` files as the body (status: the error's code for error bodies, else 200).
+   */
+  | { type: 'fixture'; name: string; chunkDelayMs?: number };
+
+export interface GeminiRecordedRequest {
+  method: string;
+  /** Path including the query string. */
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** Parsed JSON body, or undefined when empty or not JSON. */
+  body: any;
+  rawBody: string;
+  /** true once the client closed the connection before the simulator finished answering */
+  aborted: boolean;
+  startedAt: number;
+  endedAt?: number;
+}
+
+export interface GeminiSimulator {
+  /** Host root, e.g. http://127.0.0.1:PORT (clients add /v1beta/models/...). */
+  url: string;
+  /** Every request in arrival order (auth failures and models/countTokens calls too). */
+  requests: GeminiRecordedRequest[];
+  /** Scenarios consumed FIFO, one per generateContent / streamGenerateContent call, before `handler` is asked. */
+  enqueue(...s: GeminiScenario[]): void;
+  /** Default behaviour when the queue is empty; default: a text answer. */
+  handler: (req: GeminiRecordedRequest) => GeminiScenario;
+  /** Resolves when `n` requests have been recorded as aborted or finished (default timeout 10 s). */
+  waitForRequests(n: number, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const GEMINI_DEFAULT_TEXT = 'Hello from the Gemini simulator.';
+export const GEMINI_DEFAULT_MODELS = ['gemini-2.5-flash', 'gemini-2.5-pro', 'gemini-2.0-flash', 'gemini-3-flash-preview'];
+const DEFAULT_PROMPT_TOKENS = 8;
+
+type GoogleError = { error: { code: number; message: string; status: string; details?: unknown[] } };
+
+function googleError(code: number, message: string, status: string, details?: unknown[]): GoogleError {
+  return { error: details ? { code, message, status, details } : { code, message, status } };
+}
+
+/** The google.rpc status for an HTTP status when the scenario does not name one. */
+function defaultRpcStatus(status: number): string {
+  switch (status) {
+    case 400:
+      return 'INVALID_ARGUMENT';
+    case 401:
+      return 'UNAUTHENTICATED';
+    case 403:
+      return 'PERMISSION_DENIED';
+    case 404:
+      return 'NOT_FOUND';
+    case 429:
+      return 'RESOURCE_EXHAUSTED';
+    case 503:
+      return 'UNAVAILABLE';
+    case 504:
+      return 'DEADLINE_EXCEEDED';
+    default:
+      return status >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION';
+  }
+}
+
+function defaultMessage(status: number): string {
+  switch (status) {
+    case 429:
+      return 'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.';
+    case 503:
+      return 'The model is overloaded. Please try again later.';
+    case 500:
+      return 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting';
+    default:
+      return 'Simulated error';
+  }
+}
+
+const ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+function responseId(): string {
+  const bytes = randomBytes(22);
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) out += ID_CHARS[bytes[i] % ID_CHARS.length];
+  return out;
+}
+
+/** Google's compact JSON in SSE events: `"key": value`, `,` between members without a space. */
+export function googleCompactJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => googleCompactJson(v)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const members = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${JSON.stringify(k)}: ${googleCompactJson(v)}`);
+    return `{${members.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function splitText(text: string, chunks: number | undefined): string[] {
+  const words = text.match(/\s*\S+|\s+$/g) ?? [];
+  if (words.length === 0) return [text];
+  const n = chunks !== undefined && chunks > 0 ? Math.min(chunks, words.length) : Math.max(1, Math.ceil(words.length / 4));
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(words.slice(Math.floor((i * words.length) / n), Math.floor(((i + 1) * words.length) / n)).join(''));
+  return out;
+}
+
+function countTextTokens(body: any): number {
+  let chars = 0;
+  const visit = (contents: any) => {
+    if (!Array.isArray(contents)) return;
+    for (const c of contents) for (const p of c?.parts ?? []) if (typeof p?.text === 'string') chars += p.text.length;
+  };
+  visit(body?.contents);
+  visit(body?.generateContentRequest?.contents);
+  return Math.max(1, Math.ceil(chars / 4));
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function startGeminiSimulator(opts: { apiKey?: string; models?: string[] } = {}): Promise<GeminiSimulator> {
+  const models = opts.models ?? GEMINI_DEFAULT_MODELS;
+  const queue: GeminiScenario[] = [];
+  const requests: GeminiRecordedRequest[] = [];
+  const waiters = new Set<() => void>();
+  const notify = () => {
+    for (const w of [...waiters]) w();
+  };
+
+  const sim: GeminiSimulator = {
+    url: '',
+    requests,
+    enqueue: (...s) => {
+      queue.push(...s);
+    },
+    handler: () => ({ type: 'text' }),
+    waitForRequests(n, timeoutMs = 10_000) {
+      const settled = () => requests.filter((r) => r.aborted || r.endedAt !== undefined).length >= n;
+      if (settled()) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!settled()) return;
+          cleanup();
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`waitForRequests(${n}): only ${requests.filter((r) => r.aborted || r.endedAt !== undefined).length} of ${requests.length} settled`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+      });
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+
+  type State = { closed: boolean; selfDestroyed: boolean };
+
+  const server = createServer((req, res) => {
+    const rec: GeminiRecordedRequest = {
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      headers: { ...req.headers },
+      body: undefined,
+      rawBody: '',
+      aborted: false,
+      startedAt: Date.now(),
+    };
+    requests.push(rec);
+    const state: State = { closed: false, selfDestroyed: false };
+    res.on('error', () => {});
+    req.on('error', () => {});
+    res.on('close', () => {
+      state.closed = true;
+      if (rec.endedAt !== undefined) return;
+      rec.endedAt = Date.now();
+      if (!res.writableFinished && !state.selfDestroyed) rec.aborted = true;
+      notify();
+    });
+    res.on('finish', () => {
+      if (rec.endedAt !== undefined) return;
+      rec.endedAt = Date.now();
+      notify();
+    });
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      rec.rawBody = Buffer.concat(chunks).toString('utf8');
+      let parseFailed = false;
+      if (rec.rawBody.length > 0) {
+        try {
+          rec.body = JSON.parse(rec.rawBody);
+        } catch {
+          parseFailed = true;
+        }
+      }
+      handle(req, res, rec, state, parseFailed).catch(() => {
+        if (!res.headersSent && !state.closed) sendJson(res, 500, googleError(500, defaultMessage(500), 'INTERNAL'));
+        else res.destroy();
+      });
+    });
+  });
+
+  function baseHeaders(): Record<string, string> {
+    return {
+      vary: 'Origin, X-Origin, Referer',
+      server: 'scaffolding on HTTPServer2',
+      'x-xss-protection': '0',
+      'x-frame-options': 'SAMEORIGIN',
+      'x-content-type-options': 'nosniff',
+      'server-timing': 'gfet4t7; dur=412',
+    };
+  }
+
+  function sendJson(res: ServerResponse, status: number, payload: unknown) {
+    if (res.destroyed) return;
+    const text = typeof payload === 'string' ? payload : JSON.stringify(payload, null, 2);
+    res.writeHead(status, { ...baseHeaders(), 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  function write(res: ServerResponse, data: string): Promise<void> {
+    if (res.destroyed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      res.once('close', resolve);
+      res.write(data, () => {
+        res.off('close', resolve);
+        resolve();
+      });
+    });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, rec: GeminiRecordedRequest, state: State, parseFailed: boolean) {
+    const url = new URL(rec.path, 'http://localhost');
+    const method = rec.method.toUpperCase();
+    const m = /^\/(v1beta|v1|v1alpha)\/(models(?:\/(.+))?)$/.exec(url.pathname.replace(/\/+$/, ''));
+    if (!m) {
+      sendJson(res, 404, googleError(404, `Requested entity was not found.`, 'NOT_FOUND'));
+      return;
+    }
+    const version = m[1];
+    const rest = m[3];
+    const action = rest && rest.includes(':') ? rest.slice(rest.lastIndexOf(':') + 1) : undefined;
+    const model = rest ? (action ? rest.slice(0, rest.lastIndexOf(':')) : rest) : undefined;
+    const jsonArray = action === 'streamGenerateContent' && url.searchParams.get('alt') !== 'sse';
+    const sendError = (status: number, body: GoogleError) => sendJson(res, status, jsonArray ? [body] : body);
+
+    if (opts.apiKey !== undefined) {
+      const header = req.headers['x-goog-api-key'];
+      const key = (typeof header === 'string' ? header : undefined) ?? url.searchParams.get('key') ?? '';
+      if (!key) {
+        sendError(
+          403,
+          googleError(
+            403,
+            "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+            'PERMISSION_DENIED',
+          ),
+        );
+        return;
+      }
+      if (key !== opts.apiKey) {
+        const message = 'API key not valid. Please pass a valid API key.';
+        sendError(
+          400,
+          googleError(400, message, 'INVALID_ARGUMENT', [
+            { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com' } },
+            { '@type': 'type.googleapis.com/google.rpc.LocalizedMessage', locale: 'en-US', message },
+          ]),
+        );
+        return;
+      }
+    }
+
+    if (method === 'GET' && !action) {
+      if (model === undefined) {
+        sendJson(res, 200, { models: models.map(modelObject) });
+        return;
+      }
+      const id = model.replace(/^models\//, '');
+      if (models.includes(id)) sendJson(res, 200, modelObject(id));
+      else sendJson(res, 404, googleError(404, `models/${id} is not found for API version ${version}, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.`, 'NOT_FOUND'));
+      return;
+    }
+
+    if (method !== 'POST' || !model || (action !== 'generateContent' && action !== 'streamGenerateContent' && action !== 'countTokens')) {
+      sendJson(res, 404, googleError(404, 'Requested entity was not found.', 'NOT_FOUND'));
+      return;
+    }
+    if (!models.includes(model)) {
+      sendError(
+        404,
+        googleError(404, `models/${model} is not found for API version ${version}, or is not supported for ${action}. Call ListModels to see the list of available models and their supported methods.`, 'NOT_FOUND'),
+      );
+      return;
+    }
+    if (parseFailed || rec.body === undefined || rec.body === null || typeof rec.body !== 'object' || Array.isArray(rec.body)) {
+      sendError(400, googleError(400, 'Invalid JSON payload received. Unexpected token.', 'INVALID_ARGUMENT'));
+      return;
+    }
+    if (action === 'countTokens') {
+      const n = countTextTokens(rec.body);
+      sendJson(res, 200, { totalTokens: n, promptTokensDetails: [{ modality: 'TEXT', tokenCount: n }] });
+      return;
+    }
+    const contents = rec.body.contents;
+    if (!Array.isArray(contents) || contents.length === 0) {
+      sendError(400, googleError(400, '* GenerateContentRequest.contents: contents is not specified\n', 'INVALID_ARGUMENT'));
+      return;
+    }
+    for (const [i, c] of contents.entries()) {
+      if (c?.role !== undefined && c.role !== 'user' && c.role !== 'model' && c.role !== 'function') {
+        sendError(400, googleError(400, 'Please use a valid role: user, model.', 'INVALID_ARGUMENT'));
+        return;
+      }
+      if (!Array.isArray(c?.parts) || c.parts.length === 0) {
+        sendError(400, googleError(400, `* GenerateContentRequest.contents[${i}].parts: contents.parts must not be empty.\n`, 'INVALID_ARGUMENT'));
+        return;
+      }
+    }
+
+    const scenario = queue.length > 0 ? (queue.shift() as GeminiScenario) : sim.handler(rec);
+    await answer(res, rec, state, scenario, { model, stream: action === 'streamGenerateContent', jsonArray });
+  }
+
+  function modelObject(id: string) {
+    return {
+      name: `models/${id}`,
+      version: '001',
+      displayName: id,
+      description: `Simulated ${id}.`,
+      inputTokenLimit: 1048576,
+      outputTokenLimit: 65536,
+      supportedGenerationMethods: ['generateContent', 'countTokens', 'createCachedContent', 'batchGenerateContent'],
+      temperature: 1,
+      topP: 0.95,
+      topK: 64,
+      maxTemperature: 2,
+      thinking: true,
+    };
+  }
+
+  async function answer(res: ServerResponse, rec: GeminiRecordedRequest, state: State, scenario: GeminiScenario, call: { model: string; stream: boolean; jsonArray: boolean }) {
+    const id = responseId();
+    const destroy = () => {
+      state.selfDestroyed = true;
+      res.socket?.destroy();
+      res.destroy();
+    };
+    const includeThoughts = rec.body?.generationConfig?.thinkingConfig?.includeThoughts === true;
+
+    /** Opens the stream answer; returns a writer for one chunk. */
+    const openStream = () => {
+      if (call.jsonArray) {
+        res.writeHead(200, { ...baseHeaders(), 'content-type': 'application/json; charset=UTF-8' });
+      } else {
+        res.writeHead(200, { ...baseHeaders(), 'content-type': 'text/event-stream', 'content-disposition': 'attachment', 'cache-control': 'no-cache' });
+      }
+      res.flushHeaders();
+      let first = true;
+      return {
+        chunk: (payload: unknown) => {
+          if (!call.jsonArray) return write(res, `data: ${googleCompactJson(payload)}\r\n\r\n`);
+          const text = (first ? '[' : '\n,\r\n') + JSON.stringify(payload, null, 2);
+          first = false;
+          return write(res, text);
+        },
+        end: async () => {
+          if (call.jsonArray) await write(res, first ? '[]' : '\n]');
+          res.end();
+        },
+      };
+    };
+
+    const responseOf = (candidate: Record<string, unknown>, usage: Record<string, unknown>, modelVersion = call.model) => ({
+      candidates: [candidate],
+      usageMetadata: usage,
+      modelVersion,
+      responseId: id,
+    });
+    const runningUsage = (prompt: number, thoughts: number) => ({
+      promptTokenCount: prompt,
+      totalTokenCount: prompt + thoughts,
+      promptTokensDetails: [{ modality: 'TEXT', tokenCount: prompt }],
+      ...(thoughts > 0 ? { thoughtsTokenCount: thoughts } : {}),
+    });
+    const finalUsage = (prompt: number, candidates: number, thoughts: number, cached: number) => ({
+      promptTokenCount: prompt,
+      candidatesTokenCount: candidates,
+      totalTokenCount: prompt + candidates + thoughts,
+      ...(cached > 0 ? { cachedContentTokenCount: cached } : {}),
+      promptTokensDetails: [{ modality: 'TEXT', tokenCount: prompt }],
+      ...(thoughts > 0 ? { thoughtsTokenCount: thoughts } : {}),
+    });
+
+    switch (scenario.type) {
+      case 'hang':
+        return;
+
+      case 'raw':
+        if (state.closed) return;
+        res.writeHead(scenario.status, scenario.headers ?? {});
+        res.end(scenario.body);
+        return;
+
+      case 'fixture': {
+        const text = readFileSync(new URL(`../fixtures/gemini/${scenario.name}`, import.meta.url), 'utf8');
+        if (state.closed) return;
+        if (!scenario.name.endsWith('.sse')) {
+          const json = JSON.parse(text) as { error?: { code?: number } };
+          sendJson(res, json.error?.code ?? 200, text);
+          return;
+        }
+        res.writeHead(200, { ...baseHeaders(), 'content-type': 'text/event-stream', 'content-disposition': 'attachment', 'cache-control': 'no-cache' });
+        res.flushHeaders();
+        for (const event of text.split('\r\n\r\n').filter((e) => e.trim() !== '')) {
+          if (scenario.chunkDelayMs) await sleep(scenario.chunkDelayMs);
+          if (state.closed) return;
+          await write(res, `${event}\r\n\r\n`);
+        }
+        res.end();
+        return;
+      }
+
+      case 'error': {
+        if (state.closed) return;
+        const payload = scenario.body !== undefined ? scenario.body : googleError(scenario.status, scenario.message ?? defaultMessage(scenario.status), scenario.rpcStatus ?? defaultRpcStatus(scenario.status));
+        if (typeof payload === 'string') sendJson(res, scenario.status, payload);
+        else sendJson(res, scenario.status, call.jsonArray && scenario.body === undefined ? [payload] : payload);
+        return;
+      }
+
+      case 'stream_error_first': {
+        if (state.closed) return;
+        const code = scenario.code ?? 500;
+        const err = googleError(code, scenario.message ?? defaultMessage(code), scenario.rpcStatus ?? defaultRpcStatus(code));
+        if (!call.stream) {
+          sendJson(res, code, err);
+          return;
+        }
+        const s = openStream();
+        await s.chunk(err);
+        await s.end();
+        return;
+      }
+
+      case 'drop': {
+        if (scenario.afterChunks <= 0) {
+          destroy();
+          return;
+        }
+        const pieces = splitText(`${GEMINI_DEFAULT_TEXT} ${GEMINI_DEFAULT_TEXT} ${GEMINI_DEFAULT_TEXT}`, 12).slice(0, scenario.afterChunks);
+        if (!call.stream) {
+          const full = JSON.stringify(responseOf({ content: { parts: [{ text: pieces.join('') }], role: 'model' }, finishReason: 'STOP', index: 0 }, finalUsage(DEFAULT_PROMPT_TOKENS, pieces.length, 0, 0)), null, 2);
+          res.writeHead(200, { ...baseHeaders(), 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(full) });
+          await write(res, full.slice(0, Math.floor(full.length / 2)));
+          destroy();
+          return;
+        }
+        const s = openStream();
+        for (const piece of pieces) {
+          if (state.closed) return;
+          await s.chunk(responseOf({ content: { parts: [{ text: piece }], role: 'model' }, index: 0 }, runningUsage(DEFAULT_PROMPT_TOKENS, 0)));
+        }
+        destroy();
+        return;
+      }
+
+      case 'text':
+      case 'thought': {
+        const text = scenario.text ?? GEMINI_DEFAULT_TEXT;
+        const pieces = splitText(text, scenario.type === 'text' ? scenario.chunks : undefined);
+        const prompt = scenario.promptTokens ?? DEFAULT_PROMPT_TOKENS;
+        const thoughtTexts = scenario.type === 'thought' ? (scenario.thoughts ?? ['**Thinking it through**\n\nThe user greets me; a short greeting back will do.']) : [];
+        const thoughts = scenario.type === 'thought' ? (scenario.thoughtsTokens ?? 42) : 0;
+        const candidates = scenario.type === 'text' ? (scenario.candidatesTokens ?? pieces.length) : pieces.length;
+        const cached = scenario.type === 'text' ? (scenario.cachedTokens ?? 0) : 0;
+        const finishReason = scenario.type === 'text' ? (scenario.finishReason ?? 'STOP') : 'STOP';
+        const modelVersion = scenario.type === 'text' ? (scenario.modelVersion ?? call.model) : call.model;
+        const delay = scenario.chunkDelayMs ?? 0;
+        const signature = scenario.thoughtSignature;
+        const separateFinish = scenario.type === 'text' && scenario.separateFinishChunk === true;
+        if (scenario.type === 'text' && scenario.firstByteDelayMs) await sleep(scenario.firstByteDelayMs);
+        if (state.closed) return;
+
+        if (!call.stream) {
+          if (delay > 0) await sleep(delay * pieces.length);
+          if (state.closed) return;
+          const parts: Record<string, unknown>[] = [];
+          if (includeThoughts) for (const t of thoughtTexts) parts.push({ text: t, thought: true });
+          parts.push(signature ? { text, thoughtSignature: signature } : { text });
+          sendJson(res, 200, responseOf({ content: { parts, role: 'model' }, finishReason, index: 0 }, finalUsage(prompt, candidates, thoughts, cached), modelVersion));
+          return;
+        }
+
+        const s = openStream();
+        if (includeThoughts) {
+          for (const t of thoughtTexts) {
+            if (delay > 0) await sleep(delay);
+            if (state.closed) return;
+            await s.chunk(responseOf({ content: { parts: [{ text: t, thought: true }], role: 'model' }, index: 0 }, runningUsage(prompt, thoughts), modelVersion));
+          }
+        }
+        for (const [i, piece] of pieces.entries()) {
+          if (delay > 0) await sleep(delay);
+          if (state.closed) return;
+          const last = i === pieces.length - 1 && !separateFinish && !signature;
+          const candidate: Record<string, unknown> = { content: { parts: [{ text: piece }], role: 'model' } };
+          if (last) candidate.finishReason = finishReason;
+          candidate.index = 0;
+          await s.chunk(responseOf(candidate, last ? finalUsage(prompt, candidates, thoughts, cached) : runningUsage(prompt, thoughts), modelVersion));
+        }
+        if (separateFinish || signature) {
+          if (delay > 0) await sleep(delay);
+          if (state.closed) return;
+          const content = signature ? { parts: [{ text: '', thoughtSignature: signature }], role: 'model' } : { role: 'model' };
+          await s.chunk(responseOf({ content, finishReason, index: 0 }, finalUsage(prompt, candidates, thoughts, cached), modelVersion));
+        }
+        await s.end();
+        return;
+      }
+
+      case 'function_call': {
+        const prompt = scenario.promptTokens ?? DEFAULT_PROMPT_TOKENS;
+        const thoughts = scenario.thoughtsTokens ?? 0;
+        const callParts = scenario.calls.map((c, i) => {
+          const fc: Record<string, unknown> = c.id ? { id: c.id, name: c.name, args: c.args ?? {} } : { name: c.name, args: c.args ?? {} };
+          return i === 0 && scenario.thoughtSignature ? { functionCall: fc, thoughtSignature: scenario.thoughtSignature } : { functionCall: fc };
+        });
+        const candidates = scenario.calls.length * 9 + (scenario.text ? 5 : 0);
+        const delay = scenario.chunkDelayMs ?? 0;
+        if (state.closed) return;
+        const finalCandidate = (parts: unknown[]) => ({ content: { parts, role: 'model' }, finishReason: 'STOP', index: 0, finishMessage: 'Model generated function call(s).' });
+        if (!call.stream) {
+          if (delay > 0) await sleep(delay);
+          if (state.closed) return;
+          const parts = [...(scenario.text ? [{ text: scenario.text }] : []), ...callParts];
+          sendJson(res, 200, responseOf(finalCandidate(parts), finalUsage(prompt, candidates, thoughts, 0)));
+          return;
+        }
+        const s = openStream();
+        if (scenario.text) {
+          await s.chunk(responseOf({ content: { parts: [{ text: scenario.text }], role: 'model' }, index: 0 }, runningUsage(prompt, thoughts)));
+          if (delay > 0) await sleep(delay);
+        }
+        if (state.closed) return;
+        await s.chunk(responseOf(finalCandidate(callParts), finalUsage(prompt, candidates, thoughts, 0)));
+        await s.end();
+        return;
+      }
+    }
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  sim.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return sim;
+}
