@@ -1,0 +1,20 @@
+import type { ChatRequest } from '../../core/canonical.ts';
+import type { AdapterTarget, UpstreamAdapter, UpstreamHttpRequest } from '../../core/codec.ts';
+import { parseAnthropicError } from './anthropic-api.ts';
+import { anthropicEndpoint } from './anthropic-endpoint.ts';
+import { AnthropicStreamDecoder } from './anthropic-stream-decoder.ts';
+import { convertToAnthropicRequest } from './convert-to-anthropic-request.ts';
+import { parseAnthropicMessage } from './parse-anthropic-message.ts';
+
+/** Anthropic Messages API upstreams (api.anthropic.com and compatible servers). */
+export const anthropicAdapter: UpstreamAdapter = {
+  type: 'anthropic',
+  buildRequest(req: ChatRequest, target: AdapterTarget): UpstreamHttpRequest {
+    const { body, warnings } = convertToAnthropicRequest(req, target.upstreamModel);
+    const { url, headers } = anthropicEndpoint(target, '/v1/messages', req.passHeaders);
+    return { url, headers, body: JSON.stringify(body), warnings };
+  },
+  parseResult: (body) => parseAnthropicMessage(body),
+  createStreamDecoder: () => new AnthropicStreamDecoder(),
+  parseError: parseAnthropicError,
+};

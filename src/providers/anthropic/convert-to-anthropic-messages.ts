@@ -1,0 +1,162 @@
+import type { ContentPart, ImagePart, Message, TextPart, ToolResultPart, Warning } from '../../core/canonical.ts';
+import type {
+  AnthropicContentBlockParam,
+  AnthropicImageBlockParam,
+  AnthropicMessageParam,
+  AnthropicTextBlockParam,
+  AnthropicToolResultBlockParam,
+} from './anthropic-api.ts';
+
+/** Collects warnings, one per distinct parameter, so a long history does not repeat the same one. */
+export class WarningSink {
+  readonly list: Warning[] = [];
+  private readonly seen = new Set<string>();
+
+  add(param: string, message: string): void {
+    if (this.seen.has(param)) return;
+    this.seen.add(param);
+    this.list.push({ param, message });
+  }
+}
+
+/**
+ * Canonical system + messages -> Anthropic `system` blocks and alternating
+ * user/assistant messages:
+ * - system-role messages join `system` (Anthropic has no system turns);
+ * - tool results become `tool_result` blocks in a user turn, placed before the
+ *   turn's other blocks as Anthropic requires after a `tool_use` turn;
+ * - consecutive turns of one role merge into one;
+ * - reasoning goes back as `thinking` (with its signature) or `redacted_thinking`;
+ *   reasoning without a signature cannot be verified by Anthropic and is left out.
+ */
+export function convertToAnthropicMessages(
+  system: readonly TextPart[],
+  messages: readonly Message[],
+  warnings: WarningSink,
+): { system: AnthropicTextBlockParam[]; messages: AnthropicMessageParam[] } {
+  const systemBlocks: AnthropicTextBlockParam[] = [];
+  for (const part of system) {
+    if (part.text !== '') systemBlocks.push(textBlock(part));
+  }
+  const out: Array<{ role: 'user' | 'assistant'; content: AnthropicContentBlockParam[] }> = [];
+
+  messages.forEach((message, i) => {
+    if (message.name) warnings.add('messages[].name', 'Anthropic has no participant names; the name was not sent.');
+    if (message.role === 'system') {
+      for (const part of message.content) {
+        if (part.type === 'text' && part.text !== '') systemBlocks.push(textBlock(part));
+      }
+      return;
+    }
+    const role = message.role === 'assistant' ? 'assistant' : 'user';
+    const blocks: AnthropicContentBlockParam[] = [];
+    message.content.forEach((part, j) => {
+      const block = role === 'assistant' ? assistantBlock(part, `messages[${i}].content[${j}]`, warnings) : userBlock(part, warnings);
+      if (block) blocks.push(block);
+    });
+    if (blocks.length === 0) return;
+    const last = out[out.length - 1];
+    if (last && last.role === role) last.content.push(...blocks);
+    else out.push({ role, content: blocks });
+  });
+
+  for (const m of out) {
+    if (m.role === 'user') m.content = toolResultsFirst(m.content);
+  }
+  return { system: systemBlocks, messages: out };
+}
+
+function userBlock(part: ContentPart, warnings: WarningSink): AnthropicContentBlockParam | undefined {
+  switch (part.type) {
+    case 'text':
+      return part.text === '' ? undefined : textBlock(part);
+    case 'image':
+      return imageBlock(part, warnings);
+    case 'tool_result':
+      return toolResultBlock(part, warnings);
+    case 'reasoning':
+      warnings.add('messages[].content[].reasoning', 'Reasoning is only sent back in assistant turns; reasoning in a user turn was left out.');
+      return undefined;
+    case 'tool_call':
+      warnings.add('messages[].content[].tool_call', 'Tool calls are only sent in assistant turns; a tool call in a user turn was left out.');
+      return undefined;
+  }
+}
+
+function assistantBlock(part: ContentPart, param: string, warnings: WarningSink): AnthropicContentBlockParam | undefined {
+  switch (part.type) {
+    case 'text':
+      return part.text === '' ? undefined : textBlock(part);
+    case 'reasoning':
+      if (part.redactedData !== undefined) return { type: 'redacted_thinking', data: part.redactedData };
+      if (part.signature) return { type: 'thinking', thinking: part.text, signature: part.signature };
+      if (part.text !== '') {
+        warnings.add(
+          'messages[].content[].reasoning',
+          'Anthropic accepts earlier reasoning only with its signature; reasoning without one was left out of the history.',
+        );
+      }
+      return undefined;
+    case 'tool_call': {
+      const input = parseToolInput(part.arguments);
+      if (!input.ok) {
+        warnings.add(`${param}.arguments`, 'Tool call arguments are not a JSON object; sent as an empty input.');
+      }
+      return { type: 'tool_use', id: part.id, name: part.name, input: input.value };
+    }
+    case 'image':
+      warnings.add('messages[].content[].image', 'Anthropic does not accept images in assistant turns; the image was left out.');
+      return undefined;
+    case 'tool_result':
+      warnings.add('messages[].content[].tool_result', 'Tool results are sent in user turns; a tool result in an assistant turn was left out.');
+      return undefined;
+  }
+}
+
+function textBlock(part: TextPart): AnthropicTextBlockParam {
+  const block: AnthropicTextBlockParam = { type: 'text', text: part.text };
+  if (part.cacheControl) block.cache_control = part.cacheControl;
+  return block;
+}
+
+function imageBlock(part: ImagePart, warnings: WarningSink): AnthropicImageBlockParam {
+  if (part.detail && part.detail !== 'auto') {
+    warnings.add('messages[].content[].detail', `Anthropic has no image detail setting; '${part.detail}' was not applied.`);
+  }
+  const s = part.source;
+  return {
+    type: 'image',
+    source: s.kind === 'base64' ? { type: 'base64', media_type: s.mediaType, data: s.data } : { type: 'url', url: s.url },
+  };
+}
+
+function toolResultBlock(part: ToolResultPart, warnings: WarningSink): AnthropicToolResultBlockParam {
+  const block: AnthropicToolResultBlockParam = { type: 'tool_result', tool_use_id: part.toolCallId };
+  const content: Array<AnthropicTextBlockParam | AnthropicImageBlockParam> = [];
+  for (const p of part.content) {
+    if (p.type === 'text') {
+      if (p.text !== '') content.push(textBlock(p));
+    } else content.push(imageBlock(p, warnings));
+  }
+  if (content.length > 0) block.content = content;
+  if (part.isError) block.is_error = true;
+  return block;
+}
+
+/** Anthropic rejects a user turn answering tool_use unless its tool_result blocks come first. */
+function toolResultsFirst(blocks: AnthropicContentBlockParam[]): AnthropicContentBlockParam[] {
+  if (!blocks.some((b) => b.type === 'tool_result')) return blocks;
+  return [...blocks.filter((b) => b.type === 'tool_result'), ...blocks.filter((b) => b.type !== 'tool_result')];
+}
+
+/** Tool arguments travel as JSON text in canonical; Anthropic wants the object. */
+export function parseToolInput(args: string): { ok: boolean; value: Record<string, unknown> } {
+  if (args.trim() === '') return { ok: true, value: {} };
+  try {
+    const value: unknown = JSON.parse(args);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return { ok: true, value: value as Record<string, unknown> };
+  } catch {
+    // Falls through: not JSON.
+  }
+  return { ok: false, value: {} };
+}
