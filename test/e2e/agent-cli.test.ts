@@ -1,0 +1,1070 @@
+/**
+ * The agent command-line tools people point at a gateway every day, run for real in their
+ * non-interactive modes through Switchyard, offline, against upstream simulators of the same
+ * format and of another format:
+ *
+ * - Claude Code (`@anthropic-ai/claude-code`, `claude -p`) with `ANTHROPIC_BASE_URL`;
+ * - Gemini CLI (`@google/gemini-cli`, `gemini -p`) with `GOOGLE_GEMINI_BASE_URL`.
+ *
+ * Both are large, so they live in their own package, test-tools/, which `.ci/run` installs
+ * (`npm ci --prefix test-tools`); without it these tests skip. Versions are pinned there to the
+ * newest that run on Node 20 as plain JavaScript (later Claude Code releases ship a native binary
+ * and then need Node >= 22).
+ *
+ * Each run gets a fresh HOME and working directory (nothing of the machine's own configuration
+ * leaks in), the tools' own switches for telemetry, auto-update, error reporting and other
+ * background traffic, and HTTP(S)_PROXY pointing at a trap on 127.0.0.1 that refuses and records
+ * anything that would still leave the machine. A recording proxy in front of the gateway keeps every
+ * request the CLI sent, so the tests state exactly what these clients send: paths with query
+ * strings, beta headers, thinking and cache-control fields, how many tools.
+ *
+ * `WRITE_OBSERVED_REQUESTS=1 npx vitest run test/e2e/agent-cli.test.ts` rewrites
+ * test-tools/observed-requests.md from what the runs recorded.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAnthropicSimulator, type AnthropicSimulator, type RecordedRequest as AnthropicRecorded } from '../helpers/anthropic-simulator.ts';
+import { startGeminiSimulator, type GeminiRecordedRequest as GeminiRecorded, type GeminiSimulator } from '../helpers/gemini-simulator.ts';
+import { startOpenAISimulator, type OpenAISimulator, type RecordedRequest as OpenAIRecorded } from '../helpers/openai-simulator.ts';
+import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
+
+const TOOLS_DIR = fileURLToPath(new URL('../../test-tools/', import.meta.url));
+const CLAUDE_JS = join(TOOLS_DIR, 'node_modules/@anthropic-ai/claude-code/cli.js');
+const GEMINI_JS = join(TOOLS_DIR, 'node_modules/@google/gemini-cli/bundle/gemini.js');
+const TOOLS_INSTALLED = existsSync(CLAUDE_JS) && existsSync(GEMINI_JS);
+const PINNED = JSON.parse(readFileSync(join(TOOLS_DIR, 'package.json'), 'utf8')).dependencies as Record<string, string>;
+if (!TOOLS_INSTALLED) {
+  console.warn('agent-cli e2e tests skipped: test-tools/node_modules is absent (install it with `npm ci --prefix test-tools`).');
+}
+
+/** One CLI run: bounded well under the test timeout, so a hung CLI fails the test with its output. */
+const RUN_TIMEOUT_MS = 60_000;
+const TEST_TIMEOUT_MS = 90_000;
+
+const UPSTREAM_KEY = 'sk-upstream-agent-cli-0123456789';
+const SECRET = 'TANGERINE-7741';
+const SECRET_FILE = 'notes.txt';
+
+/** What Claude Code 2.1.112 asks for in `-p` mode: one model for the main loop, no background calls with nonessential traffic off. */
+const CLAUDE_MAIN_MODEL = 'claude-sonnet-4-6';
+/** Its small-fast model, for the background jobs it would run (titles, summaries); listed so they resolve if they ever come. */
+const CLAUDE_SMALL_MODEL = 'claude-haiku-4-5-20251001';
+/** Gemini CLI 0.61.0 with model "auto": a routing classifier call on the lite model, then the main model. */
+const GEMINI_ROUTER_MODEL = 'gemini-3.5-flash-lite';
+const GEMINI_MAIN_MODEL = 'gemini-3.8-flash';
+
+// ---------------------------------------------------------------------------------------------
+// Recording proxy in front of the gateway, and a trap for anything headed off the machine
+// ---------------------------------------------------------------------------------------------
+
+interface GatewayCall {
+  method: string;
+  /** Path with the query string, exactly as the CLI sent it. */
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON body, or undefined. */
+  body: any;
+  /** The gateway's status, or 0 when the gateway could not be reached. */
+  status: number;
+  /** For answers that were not 2xx: the first part of the gateway's body, for the failure message. */
+  errorBody?: string;
+}
+
+interface RecordingProxy {
+  url: string;
+  /** Where requests go; tests switch it between gateways. */
+  target: string;
+  calls: GatewayCall[];
+  close(): Promise<void>;
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** Forwards everything to the gateway byte for byte (streams too) and records each request. */
+async function startRecordingProxy(target: string): Promise<RecordingProxy> {
+  const calls: GatewayCall[] = [];
+  const server = createServer((req, res) => {
+    const t = new URL(proxy.target);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      let body: unknown;
+      try {
+        body = raw.length > 0 ? JSON.parse(raw.toString('utf8')) : undefined;
+      } catch {
+        body = undefined;
+      }
+      const call: GatewayCall = { method: req.method ?? 'GET', path: req.url ?? '/', headers: { ...req.headers }, body, status: 0 };
+      calls.push(call);
+      const upstream = httpRequest(
+        { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } },
+        (up) => {
+          call.status = up.statusCode ?? 0;
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          if (call.status >= 300) {
+            const errChunks: Buffer[] = [];
+            up.on('data', (c: Buffer) => {
+              if (errChunks.length < 4) errChunks.push(c);
+            });
+            up.on('end', () => (call.errorBody = Buffer.concat(errChunks).toString('utf8').slice(0, 500)));
+          }
+          up.pipe(res);
+        },
+      );
+      upstream.on('error', (err) => {
+        call.errorBody = String(err);
+        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end('recording proxy: gateway unreachable');
+      });
+      upstream.end(raw);
+    });
+  });
+  const proxy: RecordingProxy = { url: '', target, calls, close: () => closeServer(server) };
+  proxy.url = await listen(server);
+  return proxy;
+}
+
+interface TrapProxy {
+  url: string;
+  /** `CONNECT host:port` for HTTPS, or the absolute URL of a plain-HTTP proxy request. */
+  attempts: string[];
+  close(): Promise<void>;
+}
+
+/** HTTP(S)_PROXY for the CLIs: refuses every request and records where it was headed. */
+async function startTrapProxy(): Promise<TrapProxy> {
+  const attempts: string[] = [];
+  const server = createServer((req, res) => {
+    attempts.push(`${req.method} ${req.url}`);
+    res.writeHead(403, { 'content-type': 'text/plain' });
+    res.end('blocked by the agent-cli test trap');
+  });
+  server.on('connect', (req, socket) => {
+    attempts.push(`CONNECT ${req.url}`);
+    socket.on('error', () => {});
+    socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
+  });
+  const url = await listen(server);
+  return { url, attempts, close: () => closeServer(server) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a CLI in a sandbox
+// ---------------------------------------------------------------------------------------------
+
+interface Sandbox {
+  home: string;
+  cwd: string;
+  tmp: string;
+  remove(): void;
+}
+
+function makeSandbox(): Sandbox {
+  const root = mkdtempSync(join(tmpdir(), 'switchyard-agent-cli-'));
+  const sandbox = { home: join(root, 'home'), cwd: join(root, 'work'), tmp: join(root, 'tmp') };
+  for (const dir of Object.values(sandbox)) mkdirSync(dir, { recursive: true });
+  writeFileSync(join(sandbox.cwd, SECRET_FILE), `Meeting notes.\nThe passphrase is ${SECRET}.\n`);
+  return { ...sandbox, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/**
+ * Runs a CLI's JavaScript entry with this Node (20) and a built-from-scratch environment: only PATH
+ * is taken from the test process, so no ANTHROPIC_* / GEMINI_* / proxy setting of the machine leaks in.
+ */
+function runCli(entry: string, args: string[], env: Record<string, string>, cwd: string): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [entry, ...args], {
+      cwd,
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        TERM: 'dumb',
+        NO_COLOR: '1',
+        LANG: 'C.UTF-8',
+        ...(env.HOME
+          ? { XDG_CONFIG_HOME: join(env.HOME, '.config'), XDG_CACHE_HOME: join(env.HOME, '.cache'), XDG_DATA_HOME: join(env.HOME, '.local/share'), XDG_STATE_HOME: join(env.HOME, '.local/state') }
+          : {}),
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const killGroup = () => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, RUN_TIMEOUT_MS);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      // Anything the CLI left running in its process group (shell tools) goes with it.
+      killGroup();
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
+function describeRun(r: RunResult, calls: GatewayCall[]): string {
+  const lines = calls.map((c) => `  ${c.method} ${c.path} -> ${c.status}${c.errorBody ? ` ${c.errorBody.replace(/\s+/g, ' ').slice(0, 300)}` : ''}`);
+  return [
+    `exit code ${r.code}${r.signal ? ` signal ${r.signal}` : ''}${r.timedOut ? ` (killed after ${RUN_TIMEOUT_MS} ms)` : ''}`,
+    `requests to the gateway:\n${lines.join('\n') || '  (none)'}`,
+    `stdout:\n${r.stdout.slice(-3000)}`,
+    `stderr:\n${r.stderr.slice(-3000)}`,
+  ].join('\n');
+}
+
+/** Claude Code's own switches for everything but the model calls (names checked in its cli.js). */
+function claudeEnv(sb: Sandbox, baseUrl: string, trap: TrapProxy, auth: { apiKey: string } | { authToken: string }): Record<string, string> {
+  return {
+    HOME: sb.home,
+    TMPDIR: sb.tmp,
+    CLAUDE_CONFIG_DIR: join(sb.home, '.claude'),
+    ANTHROPIC_BASE_URL: baseUrl,
+    ...('apiKey' in auth ? { ANTHROPIC_API_KEY: auth.apiKey } : { ANTHROPIC_AUTH_TOKEN: auth.authToken }),
+    // Covers DISABLE_AUTOUPDATER, DISABLE_TELEMETRY, DISABLE_ERROR_REPORTING and /feedback; set each too, as the docs list them.
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_AUTOUPDATER: '1',
+    DISABLE_TELEMETRY: '1',
+    DISABLE_ERROR_REPORTING: '1',
+    DISABLE_BUG_COMMAND: '1',
+    ...proxyEnv(trap),
+  };
+}
+
+function proxyEnv(trap: TrapProxy): Record<string, string> {
+  return {
+    HTTPS_PROXY: trap.url,
+    HTTP_PROXY: trap.url,
+    https_proxy: trap.url,
+    http_proxy: trap.url,
+    NO_PROXY: '127.0.0.1,localhost',
+    no_proxy: '127.0.0.1,localhost',
+  };
+}
+
+function claudeArgs(prompt: string, maxTurns: number): string[] {
+  return ['-p', prompt, '--output-format', 'json', '--max-turns', String(maxTurns)];
+}
+
+/** ~/.gemini/settings.json: API-key auth chosen up front (no auth dialog), every background sender off. */
+const GEMINI_SETTINGS = {
+  general: { enableAutoUpdate: false, enableAutoUpdateNotification: false },
+  privacy: { usageStatisticsEnabled: false },
+  telemetry: { enabled: false },
+  security: { auth: { selectedType: 'gemini-api-key' }, folderTrust: { enabled: false } },
+};
+
+function geminiEnv(sb: Sandbox, baseUrl: string, trap: TrapProxy, apiKey: string): Record<string, string> {
+  mkdirSync(join(sb.home, '.gemini'), { recursive: true });
+  writeFileSync(join(sb.home, '.gemini', 'settings.json'), JSON.stringify(GEMINI_SETTINGS, null, 2));
+  return {
+    HOME: sb.home,
+    TMPDIR: sb.tmp,
+    GEMINI_API_KEY: apiKey,
+    GOOGLE_GEMINI_BASE_URL: baseUrl,
+    // Without it the CLI re-spawns itself with a bigger heap; one process is easier to bound and kill.
+    GEMINI_CLI_NO_RELAUNCH: 'true',
+    // The machine-wide settings files (/etc/gemini-cli/...) stay out of it too.
+    GEMINI_CLI_SYSTEM_SETTINGS_PATH: join(sb.home, 'system-settings.json'),
+    GEMINI_CLI_SYSTEM_DEFAULTS_PATH: join(sb.home, 'system-defaults.json'),
+    ...proxyEnv(trap),
+  };
+}
+
+function geminiArgs(prompt: string): string[] {
+  return ['-p', prompt, '--yolo', '--output-format', 'json'];
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the CLIs sent, in a form the tests and the snapshot file can state
+// ---------------------------------------------------------------------------------------------
+
+function header(h: IncomingHttpHeaders, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+function countOccurrences(value: unknown, key: string): number {
+  let n = 0;
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (k === key) n++;
+        walk(child);
+      }
+    }
+  };
+  walk(value);
+  return n;
+}
+
+function authKind(h: IncomingHttpHeaders, path: string): string {
+  if (header(h, 'x-api-key')) return 'x-api-key';
+  if (header(h, 'x-goog-api-key')) return 'x-goog-api-key';
+  if (/^bearer /i.test(header(h, 'authorization') ?? '')) return 'authorization: Bearer';
+  if (/[?&]key=/.test(path)) return '?key=';
+  return 'none';
+}
+
+interface AnthropicCallSummary {
+  request: string;
+  status: number;
+  auth: string;
+  anthropicVersion?: string;
+  anthropicBeta: string[];
+  model?: string;
+  stream?: boolean;
+  maxTokens?: number;
+  fields: string[];
+  thinking?: unknown;
+  cacheControl: number;
+  tools: string[];
+  messages?: number;
+}
+
+function summarizeAnthropicCall(c: GatewayCall): AnthropicCallSummary {
+  const b = c.body && typeof c.body === 'object' ? c.body : undefined;
+  return {
+    request: `${c.method} ${c.path}`,
+    status: c.status,
+    auth: authKind(c.headers, c.path),
+    anthropicVersion: header(c.headers, 'anthropic-version'),
+    anthropicBeta: (header(c.headers, 'anthropic-beta') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    model: b?.model,
+    stream: b?.stream,
+    maxTokens: b?.max_tokens,
+    fields: b ? Object.keys(b).sort() : [],
+    thinking: b?.thinking,
+    cacheControl: countOccurrences(b, 'cache_control'),
+    tools: Array.isArray(b?.tools) ? b.tools.map((t: { name?: string; type?: string }) => t.name ?? t.type) : [],
+    messages: Array.isArray(b?.messages) ? b.messages.length : undefined,
+  };
+}
+
+interface GeminiCallSummary {
+  request: string;
+  status: number;
+  auth: string;
+  model?: string;
+  fields: string[];
+  generationConfig: string[];
+  thinkingConfig?: unknown;
+  responseJsonSchema: boolean;
+  systemInstruction: boolean;
+  tools: string[];
+  /** How the function declarations give their schemas: parametersJsonSchema or parameters. */
+  schemaFields: string[];
+  contents?: number;
+}
+
+function summarizeGeminiCall(c: GatewayCall): GeminiCallSummary {
+  const b = c.body && typeof c.body === 'object' ? c.body : undefined;
+  const decls: Array<Record<string, unknown>> = Array.isArray(b?.tools) ? b.tools.flatMap((t: { functionDeclarations?: unknown[] }) => t.functionDeclarations ?? []) : [];
+  const gc = b?.generationConfig && typeof b.generationConfig === 'object' ? b.generationConfig : {};
+  return {
+    request: `${c.method} ${c.path}`,
+    status: c.status,
+    auth: authKind(c.headers, c.path),
+    model: /\/models\/([^:/?]+)/.exec(c.path)?.[1],
+    fields: b ? Object.keys(b).sort() : [],
+    generationConfig: Object.keys(gc).sort(),
+    thinkingConfig: gc.thinkingConfig,
+    responseJsonSchema: gc.responseJsonSchema !== undefined || gc.responseSchema !== undefined,
+    systemInstruction: b?.systemInstruction !== undefined,
+    tools: decls.map((d) => String(d.name)),
+    schemaFields: [...new Set(decls.flatMap((d) => ['parametersJsonSchema', 'parameters'].filter((k) => d[k] !== undefined)))],
+    contents: Array.isArray(b?.contents) ? b.contents.length : undefined,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The readable record: test-tools/observed-requests.md
+// ---------------------------------------------------------------------------------------------
+
+interface Observation {
+  title: string;
+  command: string;
+  run?: RunResult;
+  client: 'claude' | 'gemini';
+  calls: GatewayCall[];
+  upstream: Array<{ kind: 'anthropic' | 'gemini' | 'openai'; requests: AnthropicRecorded[] | GeminiRecorded[] | OpenAIRecorded[] }>;
+  offMachine: string[];
+}
+
+const observations: Observation[] = [];
+
+const cell = (v: unknown): string => {
+  if (v === undefined) return '';
+  const text = typeof v === 'string' ? v : JSON.stringify(v);
+  return `\`${text.replace(/\|/g, '\\|')}\``;
+};
+
+function table(head: string[], rows: unknown[][]): string[] {
+  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map((v) => (typeof v === 'number' ? String(v) : cell(v))).join(' | ')} |`)];
+}
+
+function renderObservation(o: Observation): string[] {
+  const out = [`## ${o.title}`, '', `Command: \`${o.command}\``, ''];
+  if (o.run) {
+    let printed = o.run.stdout.trim();
+    try {
+      const json = JSON.parse(printed);
+      printed = json.result ?? json.response ?? printed;
+    } catch {
+      // not JSON: keep the raw text
+    }
+    out.push(`Exit code ${o.run.code}; printed: ${cell(String(printed).slice(0, 200))}`, '');
+  }
+  out.push('Requests the CLI sent to the gateway:', '');
+  if (o.client === 'claude') {
+    const calls = o.calls.map(summarizeAnthropicCall);
+    out.push(
+      ...table(
+        ['#', 'request', 'status', 'auth', 'model', 'stream', 'max_tokens', 'thinking', 'cache_control', 'tools', 'messages'],
+        calls.map((c, i) => [i + 1, c.request, c.status, c.auth, c.model, c.stream, c.maxTokens, c.thinking, c.cacheControl, c.tools.length, c.messages]),
+      ),
+    );
+    const first = calls[0];
+    if (first) {
+      out.push('', `- \`anthropic-version\`: ${cell(first.anthropicVersion)}; \`anthropic-beta\`: ${first.anthropicBeta.map(cell).join(', ') || 'none'}`);
+      out.push(`- body fields: ${first.fields.map(cell).join(', ')}`);
+      const body = o.calls[0].body ?? {};
+      for (const f of ['output_config', 'context_management']) if (body[f] !== undefined) out.push(`- \`${f}\`: ${cell(body[f])}`);
+      out.push(`- tools: ${first.tools.map(cell).join(', ')}`);
+    }
+  } else {
+    const calls = o.calls.map(summarizeGeminiCall);
+    out.push(
+      ...table(
+        ['#', 'request', 'status', 'auth', 'generationConfig', 'thinkingConfig', 'JSON schema', 'tools', 'contents'],
+        calls.map((c, i) => [i + 1, c.request, c.status, c.auth, c.generationConfig.join(','), c.thinkingConfig, c.responseJsonSchema, c.tools.length, c.contents]),
+      ),
+    );
+    const main = calls.find((c) => c.tools.length > 0);
+    if (main) out.push('', `- tools (${main.schemaFields.join(', ')}): ${main.tools.map(cell).join(', ')}`);
+  }
+  for (const c of o.calls) if (c.status >= 300) out.push(`- gateway answered ${c.status} to \`${c.method} ${c.path}\`: ${cell(c.errorBody?.slice(0, 300))}`);
+  for (const u of o.upstream) {
+    const reqs = u.requests.filter((r) => r.method === 'POST');
+    out.push('', `What the gateway sent to the ${u.kind} upstream:`, '');
+    if (reqs.length === 0) {
+      out.push('(nothing)');
+      continue;
+    }
+    if (u.kind === 'openai') {
+      out.push(
+        ...table(
+          ['#', 'request', 'model', 'stream', 'stream_options', 'reasoning_effort', 'tools', 'roles', 'other fields'],
+          reqs.map((r, i) => {
+            const b = r.body ?? {};
+            const shown = ['model', 'stream', 'stream_options', 'reasoning_effort', 'tools', 'messages'];
+            const other = Object.keys(b).filter((k) => !shown.includes(k)).sort();
+            return [i + 1, `${r.method} ${r.path}`, b.model, b.stream, b.stream_options, b.reasoning_effort, Array.isArray(b.tools) ? b.tools.length : 0, (b.messages ?? []).map((m: { role: string }) => m.role).join(','), other.join(',')];
+          }),
+        ),
+      );
+    } else if (u.kind === 'anthropic') {
+      out.push(
+        ...table(
+          ['#', 'request', 'model', 'anthropic-beta', 'thinking', 'cache_control', 'tools'],
+          reqs.map((r, i) => [i + 1, `${r.method} ${r.path}`, r.body?.model, r.headers['anthropic-beta'], r.body?.thinking, countOccurrences(r.body, 'cache_control'), (r.body?.tools ?? []).length]),
+        ),
+      );
+    } else {
+      out.push(
+        ...table(
+          ['#', 'request', 'generationConfig', 'tools', 'contents'],
+          reqs.map((r, i) => [i + 1, `${r.method} ${r.path}`, Object.keys(r.body?.generationConfig ?? {}).sort().join(','), (r.body?.tools ?? []).flatMap((t: { functionDeclarations?: unknown[] }) => t.functionDeclarations ?? []).length, (r.body?.contents ?? []).length]),
+        ),
+      );
+    }
+  }
+  out.push('', `Off the machine (refused by the trap proxy): ${o.offMachine.length ? o.offMachine.map(cell).join(', ') : 'nothing'}.`, '');
+  return out;
+}
+
+function writeObservedFile(): void {
+  if (process.env.WRITE_OBSERVED_REQUESTS !== '1' || observations.length === 0) return;
+  const out = [
+    '# What the agent CLIs send through the gateway',
+    '',
+    'Written by `WRITE_OBSERVED_REQUESTS=1 npx vitest run test/e2e/agent-cli.test.ts` from what a recording proxy',
+    'in front of the gateway saw; statuses are what the gateway answered that day. The assertions in that test',
+    'are the contract; this file is the readable record.',
+    '',
+    `Pinned: ${Object.entries(PINNED).map(([name, version]) => `\`${name}@${version}\``).join(', ')}; Node ${process.version}.`,
+    '',
+    '## Setup common to every run',
+    '',
+    '- A fresh HOME, TMPDIR and working directory per run (holding `notes.txt` for the tool round trips); the environment',
+    '  is built from scratch (only PATH is inherited).',
+    '- `HTTP(S)_PROXY` points at a trap on 127.0.0.1 that refuses and records every request headed off the machine;',
+    '  `NO_PROXY=127.0.0.1,localhost` lets the gateway traffic through.',
+    '- Claude Code: `ANTHROPIC_BASE_URL`, `ANTHROPIC_API_KEY` (sent as `x-api-key`) or `ANTHROPIC_AUTH_TOKEN` (sent as',
+    '  `Authorization: Bearer`), `CLAUDE_CONFIG_DIR`, `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`, `DISABLE_AUTOUPDATER=1`,',
+    '  `DISABLE_TELEMETRY=1`, `DISABLE_ERROR_REPORTING=1`, `DISABLE_BUG_COMMAND=1`.',
+    '  - With an API key, 2.1.112 still asks `https://api.anthropic.com/api/claude_code/organizations/metrics_enabled` as',
+    '    it exits (its metrics exporter for API customers is not behind any of those switches). With `ANTHROPIC_AUTH_TOKEN`',
+    '    it has no API key to send and skips the call: then nothing but model calls is sent.',
+    '  - With no proxy variable set it also fires `HEAD /` at `ANTHROPIC_BASE_URL` at start-up to warm the connection',
+    '    (answer ignored, 10 s timeout); any proxy variable turns that off, so it does not appear below.',
+    '- Gemini CLI: `GOOGLE_GEMINI_BASE_URL`, `GEMINI_API_KEY` (sent as `x-goog-api-key`), `GEMINI_CLI_NO_RELAUNCH=true`',
+    '  (no self re-spawn with a bigger heap), and `~/.gemini/settings.json`:',
+    '',
+    '```json',
+    JSON.stringify(GEMINI_SETTINGS, null, 2),
+    '```',
+    '',
+    '  Without `privacy.usageStatisticsEnabled: false` it posts usage statistics to `play.googleapis.com`; without',
+    '  `security.auth.selectedType` it stops with "Invalid auth method selected" (exit 41); with folder trust on, an',
+    '  untrusted working directory stops it (exit 55).',
+    '- Both CLIs run with their default models: Claude Code asks for `' + CLAUDE_MAIN_MODEL + '`; Gemini CLI ("auto") asks',
+    '  `' + GEMINI_ROUTER_MODEL + '` to classify the prompt, then `' + GEMINI_MAIN_MODEL + '` for the turn. The cross-format gateway',
+    '  serves those names from an OpenAI upstream with `model_map`.',
+    '',
+  ];
+  for (const o of observations) out.push(...renderObservation(o));
+  writeFileSync(join(TOOLS_DIR, 'observed-requests.md'), out.join('\n'));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two gateways: one whose models live on upstreams of the CLIs' own formats, one whose same
+// model names are served by an OpenAI upstream (model_map), as a user would set up either.
+// The CLIs run with their default models in both.
+// ---------------------------------------------------------------------------------------------
+
+let anthropicSim: AnthropicSimulator;
+let geminiSim: GeminiSimulator;
+let openaiSim: OpenAISimulator;
+let sameFormat: TestGateway;
+let crossFormat: TestGateway;
+let sameKey: string;
+let crossKey: string;
+let proxy: RecordingProxy;
+let trap: TrapProxy;
+
+const suite = describe.skipIf(!TOOLS_INSTALLED);
+
+suite('agent CLIs through the gateway', () => {
+  beforeAll(async () => {
+    anthropicSim = await startAnthropicSimulator({ apiKey: UPSTREAM_KEY });
+    geminiSim = await startGeminiSimulator({ apiKey: UPSTREAM_KEY, models: [GEMINI_ROUTER_MODEL, GEMINI_MAIN_MODEL] });
+    openaiSim = await startOpenAISimulator({ apiKey: UPSTREAM_KEY, models: ['gpt-4o', 'gpt-4o-mini'] });
+    sameFormat = await startTestGateway({
+      upstreams: [
+        { name: 'anthropic', type: 'anthropic', base_url: anthropicSim.url, api_key: UPSTREAM_KEY, models: [CLAUDE_MAIN_MODEL, CLAUDE_SMALL_MODEL] },
+        { name: 'gemini', type: 'gemini', base_url: geminiSim.url, api_key: UPSTREAM_KEY, models: [GEMINI_ROUTER_MODEL, GEMINI_MAIN_MODEL] },
+      ],
+    });
+    crossFormat = await startTestGateway({
+      upstreams: [
+        {
+          name: 'openai',
+          type: 'openai',
+          base_url: openaiSim.url,
+          api_key: UPSTREAM_KEY,
+          model_map: {
+            [CLAUDE_MAIN_MODEL]: 'gpt-4o',
+            [CLAUDE_SMALL_MODEL]: 'gpt-4o-mini',
+            [GEMINI_MAIN_MODEL]: 'gpt-4o',
+            [GEMINI_ROUTER_MODEL]: 'gpt-4o-mini',
+          },
+        },
+      ],
+    });
+    sameKey = (await sameFormat.createKey({ name: 'agent-cli' })).key;
+    crossKey = (await crossFormat.createKey({ name: 'agent-cli' })).key;
+    proxy = await startRecordingProxy(sameFormat.url);
+    trap = await startTrapProxy();
+  }, 60_000);
+
+  afterAll(async () => {
+    writeObservedFile();
+    await proxy?.close();
+    await trap?.close();
+    await sameFormat?.close();
+    await crossFormat?.close();
+    await anthropicSim?.close();
+    await geminiSim?.close();
+    await openaiSim?.close();
+  });
+
+  interface RunSpec {
+    title: string;
+    client: 'claude' | 'gemini';
+    command: string;
+    gateway: TestGateway;
+    upstreams: Array<'anthropic' | 'gemini' | 'openai'>;
+  }
+
+  /**
+   * One CLI run with a fresh sandbox, recording and trap log. What was seen goes to the
+   * observations before the test's assertions run, so the record shows failures too.
+   */
+  async function withRun(spec: RunSpec, fn: (sb: Sandbox, done: (run: RunResult) => void) => Promise<void>): Promise<void> {
+    proxy.target = spec.gateway.url;
+    proxy.calls.length = 0;
+    trap.attempts.length = 0;
+    anthropicSim.requests.length = 0;
+    geminiSim.requests.length = 0;
+    openaiSim.requests.length = 0;
+    const sb = makeSandbox();
+    const sims = { anthropic: anthropicSim, gemini: geminiSim, openai: openaiSim };
+    const observe = (run?: RunResult) =>
+      observations.push({
+        title: spec.title,
+        client: spec.client,
+        command: spec.command,
+        run,
+        calls: [...proxy.calls],
+        upstream: spec.upstreams.map((kind) => ({ kind, requests: [...sims[kind].requests] as AnthropicRecorded[] })),
+        offMachine: [...trap.attempts],
+      });
+    let observed = false;
+    try {
+      await fn(sb, (run) => {
+        observe(run);
+        observed = true;
+      });
+    } finally {
+      if (!observed) observe();
+      sb.remove();
+    }
+  }
+
+  const mentionsSecret = (body: unknown) => JSON.stringify(body ?? null).includes(SECRET);
+  const TOOL_PROMPT = `What is the passphrase in ${SECRET_FILE}? Read the file to find out.`;
+  const PONG_PROMPT = 'Reply with one word: pong';
+
+  // ------------------------------------------------------------------------------------------
+  describe('Claude Code (claude -p)', () => {
+    const CLAUDE_BETAS = [
+      'claude-code-20250219',
+      'interleaved-thinking-2025-05-14',
+      'context-management-2025-06-27',
+      'prompt-caching-scope-2026-01-05',
+      'effort-2025-11-24',
+    ];
+
+    /** What every Messages call of Claude Code 2.1.112 looks like, whatever the upstream. */
+    function expectClaudeMessagesCall(c: AnthropicCallSummary, body: any, auth: string) {
+      expect(c.request).toBe('POST /v1/messages?beta=true');
+      expect(c.status).toBe(200);
+      expect(c.auth).toBe(auth);
+      expect(c.anthropicVersion).toBe('2023-06-01');
+      expect(c.anthropicBeta).toEqual(CLAUDE_BETAS);
+      expect(c.model).toBe(CLAUDE_MAIN_MODEL);
+      expect(c.stream).toBe(true);
+      expect(c.maxTokens).toBe(32000);
+      expect(c.fields).toEqual(['context_management', 'max_tokens', 'messages', 'metadata', 'model', 'output_config', 'stream', 'system', 'thinking', 'tools']);
+      expect(c.thinking).toEqual({ type: 'adaptive' });
+      expect(body.output_config).toEqual({ effort: 'high' });
+      expect(body.context_management).toEqual({ edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] });
+      expect(typeof body.metadata?.user_id).toBe('string');
+      // Cache breakpoints on the system prompt blocks and the newest message.
+      expect(c.cacheControl).toBeGreaterThanOrEqual(3);
+      expect(c.tools).toHaveLength(23);
+      expect(c.tools).toEqual(expect.arrayContaining(['Agent', 'Bash', 'Edit', 'Glob', 'Grep', 'Read', 'TodoWrite', 'WebFetch', 'WebSearch', 'Write']));
+    }
+
+    type ClaudeAuth = { apiKey: string } | { authToken: string };
+
+    async function runClaude(sb: Sandbox, done: (run: RunResult) => void, prompt: string, maxTurns: number, auth: ClaudeAuth) {
+      const run = await runCli(CLAUDE_JS, claudeArgs(prompt, maxTurns), claudeEnv(sb, proxy.url, trap, auth), sb.cwd);
+      done(run);
+      const why = describeRun(run, proxy.calls);
+      expect(run.code, why).toBe(0);
+      let result: { is_error: boolean; result: string; num_turns: number };
+      try {
+        result = JSON.parse(run.stdout);
+      } catch {
+        throw new Error(`claude printed no JSON result\n${why}`);
+      }
+      expect(result.is_error, why).toBe(false);
+      return result;
+    }
+
+    const claudeCommand = (prompt: string, maxTurns: number, auth: string) => `${auth}=<gateway key> claude ${claudeArgs(prompt, maxTurns).map((a) => (a.includes(' ') ? JSON.stringify(a) : a)).join(' ')}`;
+
+    it(
+      'answers a prompt through an Anthropic upstream (same format)',
+      async () => {
+        const spec: RunSpec = {
+          title: 'Claude Code -> Anthropic upstream (same format): a prompt',
+          client: 'claude',
+          command: claudeCommand(PONG_PROMPT, 1, 'ANTHROPIC_API_KEY'),
+          gateway: sameFormat,
+          upstreams: ['anthropic'],
+        };
+        await withRun(spec, async (sb, done) => {
+          anthropicSim.handler = () => ({ type: 'text', text: 'Pong from the Anthropic upstream.' });
+          const result = await runClaude(sb, done, PONG_PROMPT, 1, { apiKey: sameKey });
+          expect(result.result).toBe('Pong from the Anthropic upstream.');
+
+          const calls = proxy.calls.map(summarizeAnthropicCall);
+          // One streamed call, the beta flag in the query string. (Without HTTP(S)_PROXY set, Claude Code
+          // first fires `HEAD /` at the base URL to warm the connection and ignores the answer.)
+          expect(calls.map((c) => c.request)).toEqual(['POST /v1/messages?beta=true']);
+          expectClaudeMessagesCall(calls[0], proxy.calls[0].body, 'x-api-key');
+
+          // Same format: forwarded as sent, with the gateway's key and the client's beta header.
+          const up = anthropicSim.requests.filter((r) => r.method === 'POST');
+          expect(up.map((r) => r.path)).toEqual(['/v1/messages']);
+          expect(up[0].headers['x-api-key']).toBe(UPSTREAM_KEY);
+          expect(up[0].headers['anthropic-beta']).toBe(CLAUDE_BETAS.join(','));
+          expect(up[0].body.tools).toHaveLength(23);
+          expect(up[0].body.thinking).toEqual({ type: 'adaptive' });
+          expect(countOccurrences(up[0].body, 'cache_control')).toBe(calls[0].cacheControl);
+
+          // With an API key, 2.1.112 still asks api.anthropic.com/api/claude_code/organizations/metrics_enabled
+          // as it exits (no setting turns that off); the trap refused it. Nothing else goes out.
+          expect(trap.attempts.filter((a) => a !== 'CONNECT api.anthropic.com:443'), trap.attempts.join('\n')).toEqual([]);
+        });
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
+      'runs a tool round trip through an Anthropic upstream (same format)',
+      async () => {
+        const spec: RunSpec = {
+          title: 'Claude Code -> Anthropic upstream (same format): tool round trip',
+          client: 'claude',
+          command: claudeCommand(TOOL_PROMPT, 3, 'ANTHROPIC_AUTH_TOKEN'),
+          gateway: sameFormat,
+          upstreams: ['anthropic'],
+        };
+        await withRun(spec, async (sb, done) => {
+          const filePath = join(sb.cwd, SECRET_FILE);
+          anthropicSim.handler = (req: AnthropicRecorded) =>
+            mentionsSecret(req.body?.messages)
+              ? { type: 'text', text: `The passphrase is ${SECRET}.` }
+              : { type: 'tool_use', text: 'Let me read the file.', calls: [{ name: 'Read', input: { file_path: filePath } }] };
+          const result = await runClaude(sb, done, TOOL_PROMPT, 3, { authToken: sameKey });
+          expect(result.result).toBe(`The passphrase is ${SECRET}.`);
+          expect(result.num_turns).toBe(2);
+
+          const calls = proxy.calls.map(summarizeAnthropicCall);
+          expect(calls.map((c) => c.request)).toEqual(['POST /v1/messages?beta=true', 'POST /v1/messages?beta=true']);
+          for (const [i, c] of calls.entries()) expectClaudeMessagesCall(c, proxy.calls[i].body, 'authorization: Bearer');
+          const second = proxy.calls[1].body as { messages: Array<{ role: string; content: unknown }> };
+          const types = second.messages.flatMap((m) => (Array.isArray(m.content) ? (m.content as Array<{ type: string }>).map((b) => b.type) : []));
+          expect(types).toEqual(expect.arrayContaining(['tool_use', 'tool_result']));
+
+          const up = anthropicSim.requests.filter((r) => r.method === 'POST');
+          expect(up).toHaveLength(2);
+          expect(mentionsSecret(up[1].body.messages)).toBe(true);
+          // Bearer auth: no API key for the metrics check, so nothing at all leaves the machine.
+          expect(trap.attempts).toEqual([]);
+        });
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
+      'answers a prompt through an OpenAI upstream (cross-format)',
+      async () => {
+        const spec: RunSpec = {
+          title: 'Claude Code -> OpenAI upstream (cross-format): a prompt',
+          client: 'claude',
+          command: claudeCommand(PONG_PROMPT, 1, 'ANTHROPIC_AUTH_TOKEN'),
+          gateway: crossFormat,
+          upstreams: ['openai'],
+        };
+        await withRun(spec, async (sb, done) => {
+          openaiSim.handler = () => ({ type: 'text', text: 'Pong from the OpenAI upstream.' });
+          const result = await runClaude(sb, done, PONG_PROMPT, 1, { authToken: crossKey });
+          expect(result.result).toBe('Pong from the OpenAI upstream.');
+
+          const calls = proxy.calls.map(summarizeAnthropicCall);
+          expect(calls.map((c) => c.request)).toEqual(['POST /v1/messages?beta=true']);
+          expectClaudeMessagesCall(calls[0], proxy.calls[0].body, 'authorization: Bearer');
+
+          const up = openaiSim.requests.filter((r) => r.method === 'POST');
+          expect(up.map((r) => r.path)).toEqual(['/v1/chat/completions']);
+          expect(up[0].headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
+          expect(up[0].body.model).toBe('gpt-4o');
+          expect(up[0].body.stream).toBe(true);
+          expect(up[0].body.tools).toHaveLength(23);
+          expect(up[0].body.messages[0].role).toBe('system');
+          expect(trap.attempts).toEqual([]);
+        });
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
+      'runs a tool round trip through an OpenAI upstream (cross-format)',
+      async () => {
+        const spec: RunSpec = {
+          title: 'Claude Code -> OpenAI upstream (cross-format): tool round trip',
+          client: 'claude',
+          command: claudeCommand(TOOL_PROMPT, 3, 'ANTHROPIC_AUTH_TOKEN'),
+          gateway: crossFormat,
+          upstreams: ['openai'],
+        };
+        await withRun(spec, async (sb, done) => {
+          const filePath = join(sb.cwd, SECRET_FILE);
+          openaiSim.handler = (req: OpenAIRecorded) =>
+            mentionsSecret(req.body?.messages)
+              ? { type: 'text', text: `The passphrase is ${SECRET}.` }
+              : { type: 'tool_call', calls: [{ name: 'Read', arguments: JSON.stringify({ file_path: filePath }) }] };
+          const result = await runClaude(sb, done, TOOL_PROMPT, 3, { authToken: crossKey });
+          expect(result.result).toBe(`The passphrase is ${SECRET}.`);
+          expect(result.num_turns).toBe(2);
+
+          const calls = proxy.calls.map(summarizeAnthropicCall);
+          expect(calls.map((c) => c.request)).toEqual(['POST /v1/messages?beta=true', 'POST /v1/messages?beta=true']);
+          for (const [i, c] of calls.entries()) expectClaudeMessagesCall(c, proxy.calls[i].body, 'authorization: Bearer');
+
+          const up = openaiSim.requests.filter((r) => r.method === 'POST');
+          expect(up.map((r) => r.path)).toEqual(['/v1/chat/completions', '/v1/chat/completions']);
+          expect(up[1].body.tools).toHaveLength(23);
+          const roles = (up[1].body.messages as Array<{ role: string }>).map((m) => m.role);
+          expect(roles).toEqual(expect.arrayContaining(['system', 'user', 'assistant', 'tool']));
+          const toolMessage = (up[1].body.messages as Array<{ role: string; content: unknown }>).find((m) => m.role === 'tool');
+          expect(JSON.stringify(toolMessage?.content)).toContain(SECRET);
+          expect(trap.attempts).toEqual([]);
+        });
+      },
+      TEST_TIMEOUT_MS,
+    );
+  });
+
+  // ------------------------------------------------------------------------------------------
+  describe('Gemini CLI (gemini -p --yolo)', () => {
+    const GEMINI_TOOLS = [
+      'update_topic',
+      'list_directory',
+      'read_file',
+      'grep_search',
+      'glob',
+      'replace',
+      'write_file',
+      'web_fetch',
+      'run_shell_command',
+      'list_background_processes',
+      'read_background_output',
+      'google_web_search',
+      'enter_plan_mode',
+      'invoke_agent',
+      'activate_skill',
+    ];
+    const ROUTER_ANSWER = JSON.stringify({ complexity_reasoning: 'A one-line request.', complexity_score: 5 });
+    const ROUTER_CALL = `POST /v1beta/models/${GEMINI_ROUTER_MODEL}:generateContent`;
+    const MAIN_CALL = `POST /v1beta/models/${GEMINI_MAIN_MODEL}:streamGenerateContent?alt=sse`;
+
+    /** Model "auto": a non-streamed classifier call with a JSON schema and no tools. */
+    function expectRouterCall(c: GeminiCallSummary) {
+      expect(c.request).toBe(ROUTER_CALL);
+      expect(c.status).toBe(200);
+      expect(c.auth).toBe('x-goog-api-key');
+      expect(c.fields).toEqual(['contents', 'generationConfig', 'systemInstruction']);
+      expect(c.responseJsonSchema).toBe(true);
+      expect(c.thinkingConfig).toEqual({ includeThoughts: true, thinkingLevel: 'HIGH' });
+      expect(c.tools).toEqual([]);
+    }
+
+    /** The main turn: streamed over SSE, 15 function declarations given as parametersJsonSchema. */
+    function expectMainCall(c: GeminiCallSummary) {
+      expect(c.request).toBe(MAIN_CALL);
+      expect(c.status).toBe(200);
+      expect(c.auth).toBe('x-goog-api-key');
+      expect(c.fields).toEqual(['contents', 'generationConfig', 'systemInstruction', 'tools']);
+      expect(c.generationConfig).toEqual(['temperature', 'thinkingConfig', 'topK', 'topP']);
+      expect(c.thinkingConfig).toEqual({ includeThoughts: true, thinkingLevel: 'HIGH' });
+      expect(c.systemInstruction).toBe(true);
+      expect(c.tools).toEqual(GEMINI_TOOLS);
+      expect(c.schemaFields).toEqual(['parametersJsonSchema']);
+    }
+
+    async function runGemini(sb: Sandbox, done: (run: RunResult) => void, prompt: string, apiKey: string) {
+      const run = await runCli(GEMINI_JS, geminiArgs(prompt), geminiEnv(sb, proxy.url, trap, apiKey), sb.cwd);
+      done(run);
+      const why = describeRun(run, proxy.calls);
+      expect(run.code, why).toBe(0);
+      let result: { response?: string; error?: unknown };
+      try {
+        result = JSON.parse(run.stdout);
+      } catch {
+        throw new Error(`gemini printed no JSON result\n${why}`);
+      }
+      expect(result.error, why).toBeUndefined();
+      return result;
+    }
+
+    const geminiCommand = (prompt: string) => `GEMINI_API_KEY=<gateway key> gemini ${geminiArgs(prompt).map((a) => (a.includes(' ') ? JSON.stringify(a) : a)).join(' ')}`;
+    const isRouter = (body: any) => body?.generationConfig?.responseJsonSchema !== undefined;
+
+    it(
+      'answers a prompt through a Gemini upstream (same format)',
+      async () => {
+        const spec: RunSpec = {
+          title: 'Gemini CLI -> Gemini upstream (same format): a prompt',
+          client: 'gemini',
+          command: geminiCommand(PONG_PROMPT),
+          gateway: sameFormat,
+          upstreams: ['gemini'],
+        };
+        await withRun(spec, async (sb, done) => {
+          geminiSim.handler = (req) => ({ type: 'text', text: isRouter(req.body) ? ROUTER_ANSWER : 'Pong from the Gemini upstream.' });
+          const result = await runGemini(sb, done, PONG_PROMPT, sameKey);
+          expect(result.response).toBe('Pong from the Gemini upstream.');
+
+          const calls = proxy.calls.map(summarizeGeminiCall);
+          expect(calls.map((c) => c.request)).toEqual([ROUTER_CALL, MAIN_CALL]);
+          expectRouterCall(calls[0]);
+          expectMainCall(calls[1]);
+
+          const up = geminiSim.requests.filter((r) => r.method === 'POST');
+          expect(up.map((r) => r.path)).toEqual([`/v1beta/models/${GEMINI_ROUTER_MODEL}:generateContent`, `/v1beta/models/${GEMINI_MAIN_MODEL}:streamGenerateContent?alt=sse`]);
+          expect(up.every((r) => r.headers['x-goog-api-key'] === UPSTREAM_KEY)).toBe(true);
+          expect(up[1].body.tools[0].functionDeclarations).toHaveLength(GEMINI_TOOLS.length);
+          expect(trap.attempts).toEqual([]);
+        });
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
+      'runs a tool round trip through a Gemini upstream (same format)',
+      async () => {
+        const spec: RunSpec = {
+          title: 'Gemini CLI -> Gemini upstream (same format): tool round trip',
+          client: 'gemini',
+          command: geminiCommand(TOOL_PROMPT),
+          gateway: sameFormat,
+          upstreams: ['gemini'],
+        };
+        await withRun(spec, async (sb, done) => {
+          const filePath = join(sb.cwd, SECRET_FILE);
+          geminiSim.handler = (req) => {
+            if (isRouter(req.body)) return { type: 'text', text: ROUTER_ANSWER };
+            if (mentionsSecret(req.body?.contents)) return { type: 'text', text: `The passphrase is ${SECRET}.` };
+            return { type: 'function_call', calls: [{ name: 'read_file', args: { file_path: filePath } }] };
+          };
+          const result = await runGemini(sb, done, TOOL_PROMPT, sameKey);
+          expect(result.response).toBe(`The passphrase is ${SECRET}.`);
+
+          const calls = proxy.calls.map(summarizeGeminiCall);
+          expect(calls.map((c) => c.request)).toEqual([ROUTER_CALL, MAIN_CALL, MAIN_CALL]);
+          expectRouterCall(calls[0]);
+          expectMainCall(calls[1]);
+          expectMainCall(calls[2]);
+          // The second turn sends the call back with the file's text in a functionResponse.
+          const parts = (proxy.calls[2].body.contents as Array<{ parts: Array<Record<string, unknown>> }>).flatMap((c) => c.parts);
+          expect(parts.some((p) => p.functionCall)).toBe(true);
+          expect(JSON.stringify(parts.find((p) => p.functionResponse))).toContain(SECRET);
+          expect(trap.attempts).toEqual([]);
+        });
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
+      'answers a prompt through an OpenAI upstream (cross-format)',
+      async () => {
+        const spec: RunSpec = {
+          title: 'Gemini CLI -> OpenAI upstream (cross-format): a prompt',
+          client: 'gemini',
+          command: geminiCommand(PONG_PROMPT),
+          gateway: crossFormat,
+          upstreams: ['openai'],
+        };
+        await withRun(spec, async (sb, done) => {
+          openaiSim.handler = (req) => ({ type: 'text', text: req.body?.response_format ? ROUTER_ANSWER : 'Pong from the OpenAI upstream.' });
+          const result = await runGemini(sb, done, PONG_PROMPT, crossKey);
+          expect(result.response).toBe('Pong from the OpenAI upstream.');
+
+          const calls = proxy.calls.map(summarizeGeminiCall);
+          expect(calls.map((c) => c.request)).toEqual([ROUTER_CALL, MAIN_CALL]);
+          expectRouterCall(calls[0]);
+          expectMainCall(calls[1]);
+
+          const up = openaiSim.requests.filter((r) => r.method === 'POST');
+          expect(up.map((r) => r.path)).toEqual(['/v1/chat/completions', '/v1/chat/completions']);
+          expect(up.map((r) => r.body.model)).toEqual(['gpt-4o-mini', 'gpt-4o']);
+          expect(up[0].body.stream ?? false).toBe(false);
+          expect(up[0].body.response_format?.type).toBe('json_schema');
+          expect(up[1].body.stream).toBe(true);
+          expect(up[1].body.tools).toHaveLength(GEMINI_TOOLS.length);
+          expect(trap.attempts).toEqual([]);
+        });
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
+      'runs a tool round trip through an OpenAI upstream (cross-format)',
+      async () => {
+        const spec: RunSpec = {
+          title: 'Gemini CLI -> OpenAI upstream (cross-format): tool round trip',
+          client: 'gemini',
+          command: geminiCommand(TOOL_PROMPT),
+          gateway: crossFormat,
+          upstreams: ['openai'],
+        };
+        await withRun(spec, async (sb, done) => {
+          const filePath = join(sb.cwd, SECRET_FILE);
+          openaiSim.handler = (req) => {
+            if (req.body?.response_format) return { type: 'text', text: ROUTER_ANSWER };
+            if (mentionsSecret(req.body?.messages)) return { type: 'text', text: `The passphrase is ${SECRET}.` };
+            return { type: 'tool_call', calls: [{ name: 'read_file', arguments: JSON.stringify({ file_path: filePath }) }] };
+          };
+          const result = await runGemini(sb, done, TOOL_PROMPT, crossKey);
+          expect(result.response).toBe(`The passphrase is ${SECRET}.`);
+
+          const calls = proxy.calls.map(summarizeGeminiCall);
+          expect(calls.map((c) => c.request)).toEqual([ROUTER_CALL, MAIN_CALL, MAIN_CALL]);
+          const up = openaiSim.requests.filter((r) => r.method === 'POST');
+          expect(up.map((r) => r.body.model)).toEqual(['gpt-4o-mini', 'gpt-4o', 'gpt-4o']);
+          const toolMessage = (up[2].body.messages as Array<{ role: string; content: unknown }>).find((m) => m.role === 'tool');
+          expect(JSON.stringify(toolMessage?.content)).toContain(SECRET);
+          expect(trap.attempts).toEqual([]);
+        });
+      },
+      TEST_TIMEOUT_MS,
+    );
+  });
+});
