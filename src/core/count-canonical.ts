@@ -46,3 +46,16 @@ export class GeneratedText {
     return this.text;
   }
 }
+
+/**
+ * Prompt texts for an estimate: the decoded canonical request when the body
+ * decodes, else the body's JSON (blocks the canonical model cannot carry, such as
+ * Anthropic server tools, still cost tokens and must not stop the estimate).
+ */
+export function countableOrRaw(decode: () => ChatRequest, body: unknown): CountableMessage[] {
+  try {
+    return countableChatRequest(decode());
+  } catch {
+    return [{ texts: [JSON.stringify(body)], images: 0 }];
+  }
+}

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { countableChatRequest } from '../../core/count-canonical.ts';
+import { countableOrRaw } from '../../core/count-canonical.ts';
 import { GatewayError } from '../../core/errors.ts';
 import { encodeSse } from '../../core/sse.ts';
 import { countPromptTokens, countTextTokens } from '../../core/tokens.ts';
@@ -75,7 +75,7 @@ export function messagesHandler(services: Services) {
         createTap: () => new AnthropicStreamTap(),
         extractUsage: extractAnthropicUsage,
         resultText: collectAnthropicResultText,
-        countPromptTokens: () => countPromptTokens(countableChatRequest(anthropicCodec.decodeRequest(body))),
+        countPromptTokens: () => countPromptTokens(countableOrRaw(() => anthropicCodec.decodeRequest(body), body)),
         countTextTokens,
         encodeStreamError: (err) => encodeSse(JSON.stringify(anthropicCodec.encodeError(err).body), 'error'),
       }),
@@ -108,7 +108,7 @@ export function countTokensHandler(services: Services) {
         attempt.clear();
       }
     }
-    const canonical = anthropicCodec.decodeRequest({ max_tokens: 1, ...body });
-    return { input_tokens: await countPromptTokens(countableChatRequest(canonical)) };
+    const countable = countableOrRaw(() => anthropicCodec.decodeRequest({ max_tokens: 1, ...body }), body);
+    return { input_tokens: await countPromptTokens(countable) };
   };
 }

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { countableChatRequest } from '../../core/count-canonical.ts';
+import { countableOrRaw } from '../../core/count-canonical.ts';
 import { GatewayError } from '../../core/errors.ts';
 import { countPromptTokens, countTextTokens } from '../../core/tokens.ts';
 import { createGeminiStreamEncoder, geminiCodec } from '../../protocols/gemini/gemini-codec.ts';
@@ -70,7 +70,7 @@ export function generateContentHandler(services: Services) {
           createTap: () => tap,
           extractUsage: extractGeminiUsage,
           resultText: collectGeminiText,
-          countPromptTokens: () => countPromptTokens(countableChatRequest(geminiCodec.decodeRequest(body, { model, stream }))),
+          countPromptTokens: () => countPromptTokens(countableOrRaw(() => geminiCodec.decodeRequest(body, { model, stream }), body)),
           countTextTokens,
           encodeStreamError: (err) => tap.frameError(geminiCodec.encodeError(err).body),
           streamContentType: jsonArray ? 'application/json; charset=utf-8' : undefined,
@@ -103,8 +103,8 @@ async function countTokens(services: Services, request: FastifyRequest, model: s
     }
   }
   const inner = (body.generateContentRequest as Record<string, unknown> | undefined) ?? body;
-  const canonical = geminiCodec.decodeRequest({ contents: [], ...inner }, { model, stream: false });
-  return { totalTokens: await countPromptTokens(countableChatRequest(canonical)) };
+  const countable = countableOrRaw(() => geminiCodec.decodeRequest({ contents: [], ...inner }, { model, stream: false }), inner);
+  return { totalTokens: await countPromptTokens(countable) };
 }
 
 /** GET /v1beta/models in Gemini's shape: only what the calling key may use. */
