@@ -116,6 +116,8 @@ export interface ChatRequest {
   reasoning?: ReasoningConfig;
   /** Provider-specific headers to pass on when the upstream speaks that protocol (e.g. anthropic-beta). */
   passHeaders?: Record<string, string>;
+  /** Client parameters the canonical model cannot carry to another format (set by the ingress codec). */
+  warnings?: Warning[];
 }
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'error' | 'other';

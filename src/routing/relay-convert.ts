@@ -54,9 +54,10 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
   const req = spec.request;
   const built = spec.adapter.buildRequest(req, adapterTarget(upstream, target.upstreamModel));
   const headers: Record<string, string> = { ...io.headers };
-  if (built.warnings.length > 0) {
-    headers['x-switchyard-warnings'] = encodeWarnings(built.warnings);
-    reply.log.warn({ upstream: upstream.name, warnings: built.warnings }, 'parameters the upstream cannot honour');
+  const warnings = [...(req.warnings ?? []), ...built.warnings];
+  if (warnings.length > 0) {
+    headers['x-switchyard-warnings'] = encodeWarnings(warnings);
+    reply.log.warn({ upstream: upstream.name, warnings }, 'parameters the upstream cannot honour');
   }
   const attempt = new AttemptSignal(upstream.timeoutMs);
   const onClose = (): void => {

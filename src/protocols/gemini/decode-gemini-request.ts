@@ -1,3 +1,4 @@
+import { warnUncarried } from '../../core/count-canonical.ts';
 import type { z } from 'zod';
 import type {
   ChatRequest,
@@ -67,6 +68,16 @@ export function decodeGeminiRequest(body: unknown, ctx?: { model?: string; strea
   if (tools.length > 0) req.tools = tools;
   decodeToolConfig(b.toolConfig, req);
   decodeGenerationConfig(b.generationConfig, req);
+  const gc = (raw.generationConfig ?? {}) as Record<string, unknown>;
+  const warnings = [
+    ...warnUncarried(raw, { safetySettings: 'Gemini safety settings do not apply to this upstream; ignored' }),
+    ...warnUncarried(gc, {
+      responseLogprobs: 'not supported by this upstream; ignored',
+      logprobs: 'not supported by this upstream; ignored',
+      mediaResolution: 'not supported by this upstream; ignored',
+    }).map((w) => ({ ...w, param: `generationConfig.${w.param}` })),
+  ];
+  if (warnings.length > 0) req.warnings = warnings;
   return req;
 }
 

@@ -1,3 +1,4 @@
+import { warnUncarried } from '../../core/count-canonical.ts';
 import type { z } from 'zod';
 import type {
   ChatRequest,
@@ -55,8 +56,24 @@ export function decodeOpenAIChatRequest(body: unknown, ctx?: { model?: string; s
   if (responseFormat) req.responseFormat = responseFormat;
   const reasoning = convertReasoningEffort(b.reasoning_effort);
   if (reasoning) req.reasoning = reasoning;
+  const warnings = warnUncarried(body as Record<string, unknown>, UNCARRIED);
+  if (b.reasoning_effort === 'xhigh') warnings.push({ param: 'reasoning_effort', message: "'xhigh' is sent as the upstream's highest effort" });
+  if (warnings.length > 0) req.warnings = warnings;
   return req;
 }
+
+/** OpenAI-only parameters: honoured on OpenAI upstreams (pass-through), dropped with a warning elsewhere. */
+const UNCARRIED: Readonly<Record<string, string>> = {
+  logprobs: 'not supported by this upstream; ignored',
+  top_logprobs: 'not supported by this upstream; ignored',
+  logit_bias: 'not supported by this upstream; ignored',
+  modalities: 'not supported by this upstream; ignored',
+  audio: 'not supported by this upstream; ignored',
+  prediction: 'not supported by this upstream; ignored',
+  service_tier: 'not supported by this upstream; ignored',
+  store: 'not supported by this upstream; ignored',
+  web_search_options: 'not supported by this upstream; ignored',
+};
 
 function convertMessages(messages: OpenAIChatMessage[], req: ChatRequest): void {
   // Tool results need the tool's name for Gemini; OpenAI carries it only on the call.

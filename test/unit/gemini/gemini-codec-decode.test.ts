@@ -183,6 +183,8 @@ describe('gemini codec: decodeRequest', () => {
       frequencyPenalty: 0.2,
       responseFormat: { type: 'json_schema', schema: { type: 'object', properties: { animal: { type: 'string' } } } },
       reasoning: { effort: 'low' },
+      // safetySettings cannot cross to another format: flagged, not silently dropped.
+      warnings: [{ param: 'safetySettings', message: 'Gemini safety settings do not apply to this upstream; ignored' }],
     });
   });
 
