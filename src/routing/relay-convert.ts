@@ -8,7 +8,7 @@ import { ClientStream, SSE_HEADERS } from './client-stream.ts';
 import type { Target } from './model-registry.ts';
 import { adapterTarget } from './upstreams.ts';
 import type { RelayIo, RelayResult } from './relay-passthrough.ts';
-import { AttemptSignal, callUpstream, upstreamFailure, upstreamHttpError } from './upstream-call.ts';
+import { AttemptSignal, callUpstream, midStreamFailure, upstreamFailure, upstreamHttpError } from './upstream-call.ts';
 
 export interface ConvertSpec {
   codec: IngressCodec;
@@ -178,7 +178,7 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
         return { kind: 'done' };
       }
       if (!committed) return { kind: 'failed', error };
-      const midStream = error.code === 'upstream_timeout' ? error : new GatewayError('upstream_error', `Upstream ${upstream.name} failed mid-stream: ${error.message}`);
+      const midStream = midStreamFailure(upstream, err, attempt);
       await client.write(encoder.encodeError(midStream));
       client.end();
       meter.finish('failed', midStream.status, midStream.code);

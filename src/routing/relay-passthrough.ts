@@ -6,7 +6,7 @@ import type { RequestMeter } from '../metering/request-meter.ts';
 import type { UpstreamErrorInfo } from '../providers/openai/openai-api.ts';
 import { ClientStream, SSE_HEADERS } from './client-stream.ts';
 import type { Target } from './model-registry.ts';
-import { AttemptSignal, callUpstream, upstreamFailure, upstreamHttpError } from './upstream-call.ts';
+import { AttemptSignal, callUpstream, midStreamFailure, upstreamFailure, upstreamHttpError } from './upstream-call.ts';
 
 /** Watches a same-protocol stream as its bytes pass to the client. */
 export interface StreamTap {
@@ -147,7 +147,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
       }
       if (!committed) return { kind: 'failed', error };
       // The client already has part of the answer: end its stream with an error event in its own format.
-      const midStream = error.code === 'upstream_timeout' ? error : new GatewayError('upstream_error', `Upstream ${upstream.name} failed mid-stream: ${error.message}`);
+      const midStream = midStreamFailure(upstream, err, attempt);
       await client.write(spec.encodeStreamError(midStream));
       client.end();
       meter.finish('failed', midStream.status, midStream.code);

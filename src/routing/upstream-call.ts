@@ -67,10 +67,23 @@ export function upstreamFailure(upstream: Upstream, err: unknown, attempt: Attem
   if (attempt.reason === 'client_closed') {
     return new GatewayError('upstream_error', 'Client closed the request.', { status: 499, retryable: false, cause: err });
   }
-  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  const code = e.cause?.code ?? e.code ?? 'ERROR';
-  const detail = redactSecrets(e.cause?.message ?? e.message ?? String(err), upstream.secrets);
+  const { code, detail } = describeTransportError(upstream, err);
   return new GatewayError('upstream_unreachable', `Upstream ${upstream.name} is unreachable (${code}): ${detail}`, { cause: err });
+}
+
+function describeTransportError(upstream: Upstream, err: unknown): { code: string; detail: string } {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  return {
+    code: e.cause?.code ?? e.code ?? 'ERROR',
+    detail: redactSecrets(e.cause?.message ?? e.message ?? String(err), upstream.secrets),
+  };
+}
+
+/** A failure after the client's stream started: the timeout keeps its 504, anything else is a 502 saying where it broke. */
+export function midStreamFailure(upstream: Upstream, err: unknown, attempt: AttemptSignal): GatewayError {
+  if (attempt.reason === 'timeout' || err instanceof GatewayError) return upstreamFailure(upstream, err, attempt);
+  const { code, detail } = describeTransportError(upstream, err);
+  return new GatewayError('upstream_error', `Upstream ${upstream.name} failed mid-stream (${code}): ${detail}`, { cause: err });
 }
 
 /** Reads an upstream error response into a GatewayError keeping its status and message, credentials removed. */
