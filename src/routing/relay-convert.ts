@@ -7,8 +7,8 @@ import { countPromptTokens, countTextTokens } from '../core/tokens.ts';
 import { ClientStream, SSE_HEADERS } from './client-stream.ts';
 import type { Target } from './model-registry.ts';
 import { adapterTarget } from './upstreams.ts';
-import type { RelayIo, RelayResult } from './relay-passthrough.ts';
-import { AttemptSignal, callUpstream, midStreamFailure, upstreamFailure, upstreamHttpError } from './upstream-call.ts';
+import { RelayAttempt, type RelayIo, type RelayResult } from './relay-attempt.ts';
+import { callUpstream, upstreamHttpError } from './upstream-call.ts';
 
 export interface ConvertSpec {
   codec: IngressCodec;
@@ -59,13 +59,7 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
     headers['x-switchyard-warnings'] = encodeWarnings(warnings);
     reply.log.warn({ upstream: upstream.name, warnings }, 'parameters the upstream cannot honour');
   }
-  const attempt = new AttemptSignal(upstream.timeoutMs);
-  const onClose = (): void => {
-    if (!reply.raw.writableFinished) attempt.abort('client_closed');
-  };
-  reply.raw.once('close', onClose);
-  meter.upstream = upstream.name;
-  meter.upstreamModel = target.upstreamModel;
+  const attempt = new RelayAttempt(io, target);
   const generated = new GeneratedText();
   const estimate = async (text: string): Promise<Usage> => ({
     inputTokens: await countPromptTokens(countableChatRequest(req)),
@@ -74,7 +68,7 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
   const ctx = { model: spec.clientModel, requestId: meter.requestId };
 
   try {
-    const res = await callUpstream(upstream, { url: built.url, headers: built.headers, body: built.body }, attempt);
+    const res = await callUpstream(upstream, { url: built.url, headers: built.headers, body: built.body }, attempt.signal);
     if (res.statusCode >= 400) {
       return { kind: 'failed', error: await upstreamHttpError(upstream, res.statusCode, res.body, (t) => spec.adapter.parseError(t)) };
     }
@@ -172,22 +166,11 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
       meter.finish(client.isClosed && !reply.raw.writableFinished ? 'abandoned' : 'ok', 200);
       return { kind: 'done' };
     } catch (err) {
-      const error = upstreamFailure(upstream, err, attempt);
-      if (attempt.reason === 'client_closed') {
-        meter.finish('abandoned', 499, 'client_closed');
-        return { kind: 'done' };
-      }
-      if (!committed) return { kind: 'failed', error };
-      const midStream = midStreamFailure(upstream, err, attempt);
-      await client.write(encoder.encodeError(midStream));
-      client.end();
-      meter.finish('failed', midStream.status, midStream.code);
-      return { kind: 'done' };
+      return await attempt.failedWhileStreaming(err, committed, client, (e) => encoder.encodeError(e));
     }
   } catch (err) {
-    return { kind: 'failed', error: upstreamFailure(upstream, err, attempt) };
+    return attempt.failedBeforeStart(err);
   } finally {
-    attempt.clear();
-    reply.raw.off('close', onClose);
+    attempt.dispose();
   }
 }

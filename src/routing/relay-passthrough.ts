@@ -1,12 +1,11 @@
-import type { FastifyReply } from 'fastify';
 import type { Usage } from '../core/canonical.ts';
 import { GatewayError } from '../core/errors.ts';
 import { type SseEvent, SseParser } from '../core/sse.ts';
-import type { RequestMeter } from '../metering/request-meter.ts';
 import type { UpstreamErrorInfo } from '../providers/openai/openai-api.ts';
 import { ClientStream, SSE_HEADERS } from './client-stream.ts';
 import type { Target } from './model-registry.ts';
-import { AttemptSignal, callUpstream, midStreamFailure, upstreamFailure, upstreamHttpError } from './upstream-call.ts';
+import { RelayAttempt, type RelayIo, type RelayResult } from './relay-attempt.ts';
+import { callUpstream, upstreamHttpError } from './upstream-call.ts';
 
 /** Watches a same-protocol stream as its bytes pass to the client. */
 export interface StreamTap {
@@ -44,14 +43,7 @@ export interface PassthroughSpec {
   streamContentType?: string;
 }
 
-export interface RelayIo {
-  reply: FastifyReply;
-  meter: RequestMeter;
-  /** Extra response headers (x-request-id, warnings). */
-  headers: Record<string, string>;
-}
-
-export type RelayResult = { kind: 'done' } | { kind: 'failed'; error: GatewayError };
+export type { RelayIo, RelayResult } from './relay-attempt.ts';
 
 /**
  * Forwards a same-protocol call without decoding it: the body goes up with only
@@ -62,13 +54,7 @@ export type RelayResult = { kind: 'done' } | { kind: 'failed'; error: GatewayErr
 export async function relayPassthrough(io: RelayIo, target: Target, spec: PassthroughSpec): Promise<RelayResult> {
   const { reply, meter } = io;
   const upstream = target.upstream;
-  const attempt = new AttemptSignal(upstream.timeoutMs);
-  const onClose = (): void => {
-    if (!reply.raw.writableFinished) attempt.abort('client_closed');
-  };
-  reply.raw.once('close', onClose);
-  meter.upstream = upstream.name;
-  meter.upstreamModel = target.upstreamModel;
+  const attempt = new RelayAttempt(io, target);
 
   const estimate = async (text: string): Promise<Usage> => ({
     inputTokens: await spec.countPromptTokens(),
@@ -76,7 +62,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
   });
 
   try {
-    const res = await callUpstream(upstream, { url: spec.url, headers: spec.headers, body: spec.body }, attempt);
+    const res = await callUpstream(upstream, { url: spec.url, headers: spec.headers, body: spec.body }, attempt.signal);
     if (res.statusCode >= 400) {
       return { kind: 'failed', error: await upstreamHttpError(upstream, res.statusCode, res.body, spec.parseError) };
     }
@@ -139,24 +125,12 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
       meter.finish(client.isClosed && !reply.raw.writableFinished ? 'abandoned' : 'ok', 200);
       return { kind: 'done' };
     } catch (err) {
-      const error = upstreamFailure(upstream, err, attempt);
       meter.usage = tap.usage;
-      if (attempt.reason === 'client_closed') {
-        meter.finish('abandoned', 499, 'client_closed');
-        return { kind: 'done' };
-      }
-      if (!committed) return { kind: 'failed', error };
-      // The client already has part of the answer: end its stream with an error event in its own format.
-      const midStream = midStreamFailure(upstream, err, attempt);
-      await client.write(spec.encodeStreamError(midStream));
-      client.end();
-      meter.finish('failed', midStream.status, midStream.code);
-      return { kind: 'done' };
+      return await attempt.failedWhileStreaming(err, committed, client, spec.encodeStreamError);
     }
   } catch (err) {
-    return { kind: 'failed', error: upstreamFailure(upstream, err, attempt) };
+    return attempt.failedBeforeStart(err);
   } finally {
-    attempt.clear();
-    reply.raw.off('close', onClose);
+    attempt.dispose();
   }
 }

@@ -1,0 +1,66 @@
+import type { FastifyReply } from 'fastify';
+import type { GatewayError } from '../core/errors.ts';
+import type { RequestMeter } from '../metering/request-meter.ts';
+import type { ClientStream } from './client-stream.ts';
+import type { Target } from './model-registry.ts';
+import { AttemptSignal, midStreamFailure, upstreamFailure } from './upstream-call.ts';
+
+export interface RelayIo {
+  reply: FastifyReply;
+  meter: RequestMeter;
+  /** Extra response headers (x-request-id, warnings). */
+  headers: Record<string, string>;
+}
+
+export type RelayResult = { kind: 'done' } | { kind: 'failed'; error: GatewayError };
+
+/**
+ * One try of one upstream, shared by the pass-through and converting relays:
+ * its timeout, the client going away, and how a failure ends.
+ */
+export class RelayAttempt {
+  readonly signal: AttemptSignal;
+  private readonly onClose: () => void;
+
+  constructor(
+    private readonly io: RelayIo,
+    private readonly target: Target,
+  ) {
+    this.signal = new AttemptSignal(target.upstream.timeoutMs);
+    this.onClose = (): void => {
+      if (!io.reply.raw.writableFinished) this.signal.abort('client_closed');
+    };
+    io.reply.raw.once('close', this.onClose);
+    io.meter.upstream = target.upstream.name;
+    io.meter.upstreamModel = target.upstreamModel;
+  }
+
+  /** A failure before anything reached the client: the caller may try another upstream. */
+  failedBeforeStart(err: unknown): RelayResult {
+    return { kind: 'failed', error: upstreamFailure(this.target.upstream, err, this.signal) };
+  }
+
+  /**
+   * A failure while streaming. Before the first byte it can still fail over; a
+   * client that left is metered as abandoned; otherwise the client's stream ends
+   * with an error event in its own format and the call is recorded as failed.
+   */
+  async failedWhileStreaming(err: unknown, committed: boolean, client: ClientStream, encodeError: (e: GatewayError) => string): Promise<RelayResult> {
+    const { meter } = this.io;
+    if (this.signal.reason === 'client_closed') {
+      meter.finish('abandoned', 499, 'client_closed');
+      return { kind: 'done' };
+    }
+    if (!committed) return this.failedBeforeStart(err);
+    const midStream = midStreamFailure(this.target.upstream, err, this.signal);
+    await client.write(encodeError(midStream));
+    client.end();
+    meter.finish('failed', midStream.status, midStream.code);
+    return { kind: 'done' };
+  }
+
+  dispose(): void {
+    this.signal.clear();
+    this.io.reply.raw.off('close', this.onClose);
+  }
+}
