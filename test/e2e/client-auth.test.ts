@@ -55,7 +55,7 @@ describe('how each client format presents its key', () => {
 
   it('Anthropic: x-api-key or Bearer, old and new anthropic-version, base_url with a trailing /v1', async () => {
     const body = JSON.stringify({ model: 'claude-3-5-haiku', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] });
-    for (const headers of [
+    for (const headers of <Array<Record<string, string>>>[
       { 'x-api-key': key, 'anthropic-version': '2023-06-01' },
       { authorization: `Bearer ${key}`, 'anthropic-version': '2026-10-21' },
     ]) {
