@@ -33,18 +33,50 @@ function modelIds(body: unknown): string[] {
   return Array.isArray(data) ? data.map((m) => m.id).filter((id): id is string => typeof id === 'string') : [];
 }
 
+/** Gemini lists `models/<id>` under `models`. */
+function geminiModelIds(body: unknown): string[] {
+  const models = (body as { models?: Array<{ name?: unknown }> }).models;
+  return Array.isArray(models)
+    ? models.map((m) => m.name).filter((n): n is string => typeof n === 'string').map((n) => n.replace(/^models\//, ''))
+    : [];
+}
+
+/** How to list an upstream's models, per type (Azure deployments are not listable with an API key). */
+function listRequest(u: UpstreamConfig): { url: string; headers: Record<string, string>; read: (body: unknown) => string[] } | undefined {
+  const base = u.base_url.replace(/\/+$/, '');
+  switch (u.type) {
+    case 'openai':
+      return { url: `${base}/models`, headers: u.api_key ? { authorization: `Bearer ${u.api_key}` } : {}, read: modelIds };
+    case 'anthropic':
+      return {
+        url: `${base.replace(/\/v1$/, '')}/v1/models?limit=1000`,
+        headers: { 'anthropic-version': '2023-06-01', ...(u.api_key ? { 'x-api-key': u.api_key } : {}) },
+        read: modelIds,
+      };
+    case 'gemini':
+      return {
+        url: `${base.replace(/\/v1(beta)?$/, '')}/v1beta/models?pageSize=1000`,
+        headers: u.api_key ? { 'x-goog-api-key': u.api_key } : {},
+        read: geminiModelIds,
+      };
+    default:
+      return undefined;
+  }
+}
+
 /**
- * Fills in `models` for OpenAI-compatible upstreams configured without a list,
- * by asking their /models. One that does not answer stays reachable as `name:model`.
+ * Fills in `models` for upstreams configured without a list, by asking the
+ * provider's model list. One that does not answer stays reachable as `name:model`.
  */
 export async function discoverModels(upstreams: UpstreamConfig[], log: Logger): Promise<void> {
   await Promise.all(
     upstreams
-      .filter((u) => u.models === undefined && u.type === 'openai')
+      .filter((u) => u.models === undefined)
       .map(async (u) => {
+        const req = listRequest(u);
+        if (!req) return;
         try {
-          const headers: Record<string, string> = u.api_key ? { authorization: `Bearer ${u.api_key}` } : {};
-          const ids = modelIds(await fetchJson(`${u.base_url.replace(/\/+$/, '')}/models`, headers, 5000));
+          const ids = req.read(await fetchJson(req.url, req.headers, 5000));
           if (ids.length > 0) u.models = ids;
           log.info({ upstream: u.name, models: ids.length }, 'discovered upstream models');
         } catch (err) {

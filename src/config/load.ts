@@ -78,6 +78,13 @@ export function upstreamsFromEnv(env: NodeJS.ProcessEnv): UpstreamConfig[] {
   if (env.OPENAI_API_KEY || env.OPENAI_BASE_URL) {
     list.push({ name: 'openai', type: 'openai', base_url: env.OPENAI_BASE_URL || 'https://api.openai.com/v1', api_key: env.OPENAI_API_KEY });
   }
+  if (env.ANTHROPIC_API_KEY) {
+    list.push({ name: 'anthropic', type: 'anthropic', base_url: env.ANTHROPIC_BASE_URL || 'https://api.anthropic.com', api_key: env.ANTHROPIC_API_KEY });
+  }
+  const geminiKey = env.GEMINI_API_KEY || env.GOOGLE_API_KEY;
+  if (geminiKey) {
+    list.push({ name: 'gemini', type: 'gemini', base_url: env.GOOGLE_GEMINI_BASE_URL || 'https://generativelanguage.googleapis.com', api_key: geminiKey });
+  }
   return list.map((u) => parseConfig({ upstreams: [u] }, 'environment').upstreams[0]);
 }
 
