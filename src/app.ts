@@ -55,8 +55,10 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   // Clients that forget the content type (curl -d) still mean JSON.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, parseJson);
 
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook, not an async one: no promise per request for a header.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
 
   app.setErrorHandler((err, request, reply) => {

@@ -2,7 +2,6 @@ import { parseArgs } from 'node:util';
 import { detectLocalOllama, discoverModels, resolveAdminKey } from './bootstrap.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
-import { warmTokenizer } from './core/tokens.ts';
 import { buildApp } from './app.ts';
 import { createLogger } from './logger.ts';
 import { KeyService } from './metering/keys.ts';
@@ -47,7 +46,6 @@ async function serve(argv: string[]): Promise<void> {
   const services = createServices({ config, store, log, adminKeyHash: admin.hash });
   const app = await buildApp(services);
   services.recorder.start();
-  warmTokenizer();
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const address = app.server.address();
   const url = address && typeof address === 'object' ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);

@@ -1,7 +1,7 @@
 /**
  * Token counting for when an upstream reports no usage (or the client abandons a
  * stream). gpt-tokenizer's o200k_base takes ~0.4 s to load, so it is loaded lazily,
- * off the hot path, the first time an estimate is needed (or by warmTokenizer()).
+ * off the hot path, the first time an estimate is needed.
  */
 type CountFn = (text: string) => number;
 
@@ -10,10 +10,6 @@ let counter: Promise<CountFn> | undefined;
 function loadCounter(): Promise<CountFn> {
   counter ??= import('gpt-tokenizer').then((m) => (text: string) => (text ? m.countTokens(text) : 0));
   return counter;
-}
-
-export function warmTokenizer(): void {
-  void loadCounter();
 }
 
 export async function countTextTokens(text: string): Promise<number> {

@@ -83,6 +83,7 @@ export interface KeyView {
  */
 export class KeyService {
   private readonly cache = new Map<string, CacheEntry>();
+  private readonly hashes = new Map<string, string>();
   /** Seconds a cached key is trusted before a background refresh (picks up changes made by the CLI or another gateway). */
   private readonly ttlMs = 5_000;
   private readonly negativeTtlMs = 1_000;
@@ -156,7 +157,13 @@ export class KeyService {
    */
   async authenticate(secret: string | undefined): Promise<KeyState> {
     if (!secret) throw new GatewayError('invalid_api_key', 'You didn\'t provide an API key. Provide it as "Authorization: Bearer sk-...".');
-    const hash = hashSecret(secret);
+    let hash = this.hashes.get(secret);
+    if (hash === undefined) {
+      hash = hashSecret(secret);
+      // Memoised: a SHA-256 per request is measurable on the hot path. Bounded, oldest out first.
+      if (this.hashes.size >= 10_000) this.hashes.delete(this.hashes.keys().next().value as string);
+      this.hashes.set(secret, hash);
+    }
     const now = this.now();
     let entry = this.cache.get(hash);
     if (!entry || (entry.state === null && now - entry.loadedAt > this.negativeTtlMs)) {

@@ -25,10 +25,9 @@ export class ClientStream {
     return this.closed || this.res.destroyed;
   }
 
+  /** The headers leave with the first write, which follows at once: one syscall, not two. */
   open(status: number, headers: Record<string, string | number | string[]>): void {
     this.res.writeHead(status, headers);
-    // Send the headers now: the client sees the stream start before the first token.
-    this.res.flushHeaders();
   }
 
   async write(text: string): Promise<void> {

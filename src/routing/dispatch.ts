@@ -72,7 +72,9 @@ export async function dispatchChat(services: Services, request: FastifyRequest, 
     }
     if (result.kind === 'done') return;
     lastError = result.error;
-    request.log.warn({ upstream: target.upstream.name, code: lastError.code, status: lastError.status, msg: lastError.message }, 'upstream attempt failed');
+    // A client that went away is not the upstream's failure: keep it out of the warnings.
+    const level = lastError.status === 499 ? 'debug' : 'warn';
+    request.log[level]({ upstream: target.upstream.name, code: lastError.code, status: lastError.status, msg: lastError.message }, 'upstream attempt failed');
     if (!lastError.retryable) break;
   }
   const error = lastError ?? new GatewayError('upstream_unreachable', 'No upstream could serve the request.');

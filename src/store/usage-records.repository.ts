@@ -1,3 +1,4 @@
+import type SQLite from 'better-sqlite3';
 import { type SelectQueryBuilder, sql } from 'kysely';
 import type { Store } from './db.ts';
 import type { Database, NewUsageRecord, UsageRecordRow } from './tables.ts';
@@ -20,11 +21,37 @@ export interface UsageFilter {
 
 const DAY_MS = 86_400_000;
 
+const USAGE_COLUMNS = [
+  'request_id', 'key_id', 'endpoint', 'model', 'upstream', 'upstream_model', 'stream', 'status', 'error_code',
+  'prompt_tokens', 'cached_tokens', 'completion_tokens', 'reasoning_tokens', 'total_tokens', 'cost_usd',
+  'estimated', 'charged', 'latency_ms', 'ttft_ms', 'created_at',
+] as const satisfies ReadonlyArray<keyof NewUsageRecord>;
+
+const insertStatements = new WeakMap<SQLite.Database, SQLite.Statement>();
+
+function preparedInsert(db: SQLite.Database): SQLite.Statement {
+  let stmt = insertStatements.get(db);
+  if (!stmt) {
+    stmt = db.prepare(
+      `INSERT INTO usage_records (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map((c) => `@${c}`).join(', ')}) ON CONFLICT (request_id) DO NOTHING`,
+    );
+    insertStatements.set(db, stmt);
+  }
+  return stmt;
+}
+
 export class UsageRecordsRepository {
   constructor(private readonly store: Store) {}
 
   async insertMany(rows: NewUsageRecord[]): Promise<void> {
     if (rows.length === 0) return;
+    if (this.store.sqlite) {
+      // One statement prepared once and run per row (inside the caller's transaction) costs
+      // about half of building and preparing a fresh multi-row insert every flush.
+      const insert = preparedInsert(this.store.sqlite);
+      for (const row of rows) insert.run(row);
+      return;
+    }
     // SQLite allows 32766 bound parameters; 22 columns a row -> chunks of 500 stay well below.
     for (let i = 0; i < rows.length; i += 500) {
       await this.store.db
