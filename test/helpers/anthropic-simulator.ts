@@ -19,9 +19,10 @@
  *   budget (>= 1024 and below max_tokens), tool_result blocks answering the previous turn's
  *   tool_use blocks, non-empty text blocks.
  */
-import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { type BasicScenario, chunkText, type Exchange, type Pacing, playBasicScenario, randomString, type RecordedRequest, type SimulatorServer, sleep, splitWords, startSimulatorServer, write } from './simulator-server.ts';
+
+export type { RecordedRequest };
 
 export interface ToolUseSpec {
   id?: string;
@@ -30,15 +31,11 @@ export interface ToolUseSpec {
 }
 
 export type AnthropicScenario =
-  | {
+  | ({
       type: 'text';
       text?: string;
       /** Stream: split the text into this many deltas; default one per word (words keep their leading space). */
       chunks?: number;
-      /** Pause between stream events. Non-stream answers wait chunkDelayMs per chunk too. */
-      chunkDelayMs?: number;
-      /** Pause before the status line and headers. */
-      firstByteDelayMs?: number;
       /** Uncached prompt tokens (Anthropic's input_tokens). */
       inputTokens?: number;
       outputTokens?: number;
@@ -47,7 +44,7 @@ export type AnthropicScenario =
       stopReason?: string;
       /** Model name in the answer; default: the request's model. */
       model?: string;
-    }
+    } & Pacing)
   | {
       type: 'tool_use';
       /** Text block before the tool calls, as Claude usually writes one. */
@@ -78,36 +75,15 @@ export type AnthropicScenario =
   | { type: 'stream_error'; afterChunks: number; errorType?: string; message?: string }
   /** Stream: message_start, a text block start and N deltas, then the socket is destroyed; 0 = destroyed before any response. Non-stream: half the body. */
   | { type: 'drop'; afterChunks: number }
-  /** Accept the request and never answer (until the client aborts). */
-  | { type: 'hang' }
-  | { type: 'raw'; status: number; headers?: Record<string, string>; body: string };
+  | BasicScenario;
 
-export interface RecordedRequest {
-  method: string;
-  /** Path including the query string. */
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  /** Parsed JSON body, or undefined when empty or not JSON. */
-  body: any;
-  rawBody: string;
-  /** true once the client closed the connection before the simulator finished answering */
-  aborted: boolean;
-  startedAt: number;
-  endedAt?: number;
-}
-
-export interface AnthropicSimulator {
+/**
+ * `requests` holds auth failures and count_tokens calls too; the queue feeds POST /v1/messages only;
+ * the default `handler` answers the text "Hello from the simulator."
+ */
+export interface AnthropicSimulator extends SimulatorServer<AnthropicScenario> {
   /** Host root, e.g. http://127.0.0.1:PORT (Anthropic's SDKs and base_url append /v1/messages). */
   url: string;
-  /** Every request in arrival order (auth failures and count_tokens calls too). Tests may reset it with `requests.length = 0`. */
-  requests: RecordedRequest[];
-  /** Scenarios consumed FIFO, one per POST /v1/messages, before `handler` is asked. */
-  enqueue(...s: AnthropicScenario[]): void;
-  /** Default behaviour when the queue is empty; default: a text answer "Hello from the simulator." */
-  handler: (req: RecordedRequest) => AnthropicScenario;
-  /** Resolves when `n` requests have been recorded as aborted or finished (default timeout 10 s). */
-  waitForRequests(n: number, timeoutMs?: number): Promise<void>;
-  close(): Promise<void>;
 }
 
 export const DEFAULT_TEXT = 'Hello from the simulator.';
@@ -116,42 +92,12 @@ const DEFAULT_INPUT_TOKENS = 25;
 
 type ErrorBody = { type: 'error'; error: { type: string; message: string }; request_id: string };
 
-const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-function randomId(length: number): string {
-  const bytes = randomBytes(length);
-  let out = '';
-  for (let i = 0; i < length; i++) out += ALNUM[bytes[i] % ALNUM.length];
-  return out;
-}
-
-/** Splits text into word tokens that keep their leading whitespace: "a b" -> ["a", " b"]. */
-function splitWords(text: string): string[] {
-  return text.match(/\s*\S+|\s+$/g) ?? [];
-}
-
-function splitText(text: string, chunks: number | undefined): string[] {
-  const words = splitWords(text);
-  if (chunks === undefined || chunks <= 0 || chunks === words.length) return words;
-  if (chunks < words.length) {
-    const out: string[] = [];
-    for (let i = 0; i < chunks; i++) out.push(words.slice(Math.floor((i * words.length) / chunks), Math.floor(((i + 1) * words.length) / chunks)).join(''));
-    return out;
-  }
-  const chars = Array.from(text);
-  const n = Math.min(chunks, chars.length);
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(chars.slice(Math.floor((i * chars.length) / n), Math.floor(((i + 1) * chars.length) / n)).join(''));
-  return out;
-}
-
 /** input_json_delta fragments the way the API cuts them: an empty one first, then pieces of a few characters. */
 function splitJson(json: string): string[] {
   const out = [''];
   for (let i = 0; i < json.length; i += 12) out.push(json.slice(i, i + 12));
   return out;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function statusErrorType(status: number): string {
   switch (status) {
@@ -198,94 +144,8 @@ interface Plan {
 }
 
 export async function startAnthropicSimulator(opts: { apiKey?: string } = {}): Promise<AnthropicSimulator> {
-  const queue: AnthropicScenario[] = [];
-  const requests: RecordedRequest[] = [];
-  const waiters = new Set<() => void>();
-  const notify = () => {
-    for (const w of [...waiters]) w();
-  };
-
-  const sim: AnthropicSimulator = {
-    url: '',
-    requests,
-    enqueue: (...s) => {
-      queue.push(...s);
-    },
-    handler: () => ({ type: 'text' }),
-    waitForRequests(n, timeoutMs = 10_000) {
-      const settled = () => requests.filter((r) => r.aborted || r.endedAt !== undefined).length >= n;
-      if (settled()) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (!settled()) return;
-          cleanup();
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`waitForRequests(${n}): only ${requests.filter((r) => r.aborted || r.endedAt !== undefined).length} of ${requests.length} settled`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-      });
-    },
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-
-  const server = createServer((req, res) => {
-    const rec: RecordedRequest = {
-      method: req.method ?? 'GET',
-      path: req.url ?? '/',
-      headers: { ...req.headers },
-      body: undefined,
-      rawBody: '',
-      aborted: false,
-      startedAt: Date.now(),
-    };
-    requests.push(rec);
-    const state = { closed: false, selfDestroyed: false };
-    res.on('error', () => {});
-    req.on('error', () => {});
-    res.on('close', () => {
-      state.closed = true;
-      if (rec.endedAt !== undefined) return;
-      rec.endedAt = Date.now();
-      if (!res.writableFinished && !state.selfDestroyed) rec.aborted = true;
-      notify();
-    });
-    res.on('finish', () => {
-      if (rec.endedAt !== undefined) return;
-      rec.endedAt = Date.now();
-      notify();
-    });
-
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      rec.rawBody = Buffer.concat(chunks).toString('utf8');
-      let parseFailed = false;
-      if (rec.rawBody.length > 0) {
-        try {
-          rec.body = JSON.parse(rec.rawBody);
-        } catch {
-          parseFailed = true;
-        }
-      }
-      handle(req, res, rec, state, parseFailed).catch(() => {
-        if (!res.headersSent && !state.closed) sendError(res, 500, 'api_error', 'Internal server error');
-        else res.destroy();
-      });
-    });
-  });
-
   function requestId(): string {
-    return `req_${randomId(24)}`;
+    return `req_${randomString(24)}`;
   }
 
   function sendJson(res: ServerResponse, status: number, payload: unknown, extra: Record<string, string> = {}) {
@@ -303,7 +163,8 @@ export async function startAnthropicSimulator(opts: { apiKey?: string } = {}): P
     sendJson(res, status, errorBody(type, message), extra);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, rec: RecordedRequest, state: { closed: boolean; selfDestroyed: boolean }, parseFailed: boolean) {
+  async function handle(ex: Exchange<AnthropicScenario>) {
+    const { req, res, rec, parseFailed } = ex;
     const method = rec.method.toUpperCase();
     const pathname = new URL(rec.path, 'http://localhost').pathname.replace(/\/+$/, '');
     const isMessages = pathname === '/v1/messages';
@@ -348,8 +209,7 @@ export async function startAnthropicSimulator(opts: { apiKey?: string } = {}): P
       sendJson(res, 200, { input_tokens: Math.max(1, Math.ceil(JSON.stringify({ system, messages, tools }).length / 4)) });
       return;
     }
-    const scenario = queue.length > 0 ? (queue.shift() as AnthropicScenario) : sim.handler(rec);
-    await answer(res, rec, state, scenario);
+    await answer(ex, ex.nextScenario());
   }
 
   /** The checks the Messages API makes that an adapter can get wrong; null when the request is acceptable. */
@@ -402,18 +262,6 @@ export async function startAnthropicSimulator(opts: { apiKey?: string } = {}): P
     return null;
   }
 
-  /** Writes one piece and waits until it reached the socket, so each event is its own TCP write. */
-  function write(res: ServerResponse, data: string): Promise<void> {
-    if (res.destroyed) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      res.once('close', resolve);
-      res.write(data, () => {
-        res.off('close', resolve);
-        resolve();
-      });
-    });
-  }
-
   function event(type: string, payload: Record<string, unknown>): string {
     return `event: ${type}\ndata: ${JSON.stringify({ type, ...payload })}\n\n`;
   }
@@ -437,7 +285,7 @@ export async function startAnthropicSimulator(opts: { apiKey?: string } = {}): P
       case 'tool_use': {
         const blocks: Block[] = [];
         if (scenario.text) blocks.push({ kind: 'text', pieces: splitWords(scenario.text) });
-        for (const c of scenario.calls) blocks.push({ kind: 'tool_use', id: c.id ?? `toolu_01${randomId(22)}`, name: c.name, input: c.input });
+        for (const c of scenario.calls) blocks.push({ kind: 'tool_use', id: c.id ?? `toolu_01${randomString(22)}`, name: c.name, input: c.input });
         return {
           ...base,
           blocks,
@@ -476,7 +324,7 @@ export async function startAnthropicSimulator(opts: { apiKey?: string } = {}): P
             stopSequence = seq;
           }
         }
-        let pieces = splitText(text, s.chunks);
+        let pieces = chunkText(text, s.chunks);
         if (typeof body.max_tokens === 'number' && pieces.length > body.max_tokens) {
           pieces = pieces.slice(0, body.max_tokens);
           stopReason = 'max_tokens';
@@ -583,40 +431,28 @@ export async function startAnthropicSimulator(opts: { apiKey?: string } = {}): P
     return out;
   }
 
-  async function answer(res: ServerResponse, rec: RecordedRequest, state: { closed: boolean; selfDestroyed: boolean }, scenario: AnthropicScenario) {
+  async function answer(ex: Exchange<AnthropicScenario>, scenario: AnthropicScenario) {
+    if (playBasicScenario(ex, scenario)) return;
+    const { res, rec } = ex;
     const body = rec.body as Record<string, any>;
     const stream = body.stream === true;
-    const id = `msg_01${randomId(22)}`;
-    const destroy = () => {
-      state.selfDestroyed = true;
-      res.socket?.destroy();
-      res.destroy();
-    };
+    const id = `msg_01${randomString(22)}`;
 
     switch (scenario.type) {
-      case 'hang':
-        return;
-
-      case 'raw':
-        if (state.closed) return;
-        res.writeHead(scenario.status, scenario.headers ?? {});
-        res.end(scenario.body);
-        return;
-
       case 'error': {
-        if (state.closed) return;
+        if (ex.closed) return;
         const payload = scenario.body ?? errorBody(scenario.errorType ?? statusErrorType(scenario.status), scenario.message ?? 'Simulated error');
         sendJson(res, scenario.status, payload, scenario.headers);
         return;
       }
 
       case 'overloaded':
-        if (state.closed) return;
+        if (ex.closed) return;
         sendError(res, 529, 'overloaded_error', 'Overloaded');
         return;
 
       case 'stream_error_first':
-        if (state.closed) return;
+        if (ex.closed) return;
         openStream(res);
         await write(res, event('error', { error: { type: scenario.errorType ?? 'overloaded_error', message: scenario.message ?? 'Overloaded' } }));
         res.end();
@@ -625,7 +461,7 @@ export async function startAnthropicSimulator(opts: { apiKey?: string } = {}): P
       case 'stream_error':
       case 'drop': {
         if (scenario.type === 'drop' && scenario.afterChunks <= 0) {
-          destroy();
+          ex.destroy();
           return;
         }
         const pool = splitWords(`${DEFAULT_TEXT} ${DEFAULT_TEXT} ${DEFAULT_TEXT}`);
@@ -639,19 +475,19 @@ export async function startAnthropicSimulator(opts: { apiKey?: string } = {}): P
           const full = JSON.stringify(messageObject(id, p));
           res.writeHead(200, { 'request-id': requestId(), 'content-type': 'application/json', 'content-length': Buffer.byteLength(full) });
           await write(res, full.slice(0, Math.floor(full.length / 2)));
-          destroy();
+          ex.destroy();
           return;
         }
         openStream(res);
         let deltas = 0;
         for (const ev of streamEvents(id, p)) {
           if (deltas >= scenario.afterChunks && !ev.prefix) break;
-          if (state.closed) return;
+          if (ex.closed) return;
           await write(res, ev.text);
           if (ev.isDelta) deltas++;
         }
         if (scenario.type === 'drop') {
-          destroy();
+          ex.destroy();
           return;
         }
         await write(res, event('error', { error: { type: scenario.errorType ?? 'overloaded_error', message: scenario.message ?? 'Overloaded' } }));
@@ -664,17 +500,17 @@ export async function startAnthropicSimulator(opts: { apiKey?: string } = {}): P
       case 'thinking': {
         const p = plan(scenario, body);
         if (p.firstByteDelay > 0) await sleep(p.firstByteDelay);
-        if (state.closed) return;
+        if (ex.closed) return;
         if (!stream) {
           if (p.delay > 0) await sleep(p.delay * countOutput(p.blocks));
-          if (state.closed) return;
+          if (ex.closed) return;
           sendJson(res, 200, messageObject(id, p));
           return;
         }
         openStream(res);
         for (const ev of streamEvents(id, p)) {
           if (ev.isDelta && p.delay > 0) await sleep(p.delay);
-          if (state.closed) return;
+          if (ex.closed) return;
           await write(res, ev.text);
         }
         res.end();
@@ -683,14 +519,9 @@ export async function startAnthropicSimulator(opts: { apiKey?: string } = {}): P
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
+  return startSimulatorServer<AnthropicScenario>({
+    handle,
+    internalError: (res) => sendError(res, 500, 'api_error', 'Internal server error'),
+    handler: () => ({ type: 'text' }),
   });
-  const { port } = server.address() as AddressInfo;
-  sim.url = `http://127.0.0.1:${port}`;
-  return sim;
 }

@@ -16,10 +16,9 @@
  * - a bad key is HTTP 400 INVALID_ARGUMENT "API key not valid. Please pass a valid API key."
  *   (reason API_KEY_INVALID); no key at all is 403 PERMISSION_DENIED.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { type BasicScenario, type Exchange, type Pacing, playBasicScenario, randomString, type RecordedRequest, type SimulatorServer, sleep, splitWords, startSimulatorServer, write } from './simulator-server.ts';
 
 export interface GeminiCallSpec {
   name: string;
@@ -29,15 +28,11 @@ export interface GeminiCallSpec {
 }
 
 export type GeminiScenario =
-  | {
+  | ({
       type: 'text';
       text?: string;
       /** Stream: split the text into this many chunks; default about four words per chunk. */
       chunks?: number;
-      /** Pause between stream chunks; non-stream answers wait chunkDelayMs per chunk too. */
-      chunkDelayMs?: number;
-      /** Pause before the status line and headers. */
-      firstByteDelayMs?: number;
       promptTokens?: number;
       /** Default: the number of chunks. */
       candidatesTokens?: number;
@@ -49,7 +44,7 @@ export type GeminiScenario =
       separateFinishChunk?: boolean;
       /** Gemini 3: an empty text part carrying this signature closes the answer. */
       thoughtSignature?: string;
-    }
+    } & Pacing)
   | {
       type: 'thought';
       /** Thought-summary chunks, sent only when the request set thinkingConfig.includeThoughts. */
@@ -76,41 +71,22 @@ export type GeminiScenario =
   | { type: 'stream_error_first'; code?: number; message?: string; rpcStatus?: string }
   /** Stream: send N chunks then destroy the socket; afterChunks 0 = destroy before any response. Non-stream: part of the body. */
   | { type: 'drop'; afterChunks: number }
-  /** Accept the request and never answer (until the client aborts). */
-  | { type: 'hang' }
-  | { type: 'raw'; status: number; headers?: Record<string, string>; body: string }
+  | BasicScenario
   /**
    * Replays test/fixtures/gemini/<name> as is: `.sse` files event by event as text/event-stream,
    * `.json` files as the body (status: the error's code for error bodies, else 200).
    */
   | { type: 'fixture'; name: string; chunkDelayMs?: number };
 
-export interface GeminiRecordedRequest {
-  method: string;
-  /** Path including the query string. */
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  /** Parsed JSON body, or undefined when empty or not JSON. */
-  body: any;
-  rawBody: string;
-  /** true once the client closed the connection before the simulator finished answering */
-  aborted: boolean;
-  startedAt: number;
-  endedAt?: number;
-}
+export type GeminiRecordedRequest = RecordedRequest;
 
-export interface GeminiSimulator {
+/**
+ * `requests` holds auth failures and models/countTokens calls too; the queue feeds generateContent /
+ * streamGenerateContent calls only; the default `handler` answers a text.
+ */
+export interface GeminiSimulator extends SimulatorServer<GeminiScenario> {
   /** Host root, e.g. http://127.0.0.1:PORT (clients add /v1beta/models/...). */
   url: string;
-  /** Every request in arrival order (auth failures and models/countTokens calls too). */
-  requests: GeminiRecordedRequest[];
-  /** Scenarios consumed FIFO, one per generateContent / streamGenerateContent call, before `handler` is asked. */
-  enqueue(...s: GeminiScenario[]): void;
-  /** Default behaviour when the queue is empty; default: a text answer. */
-  handler: (req: GeminiRecordedRequest) => GeminiScenario;
-  /** Resolves when `n` requests have been recorded as aborted or finished (default timeout 10 s). */
-  waitForRequests(n: number, timeoutMs?: number): Promise<void>;
-  close(): Promise<void>;
 }
 
 export const GEMINI_DEFAULT_TEXT = 'Hello from the Gemini simulator.';
@@ -159,12 +135,7 @@ function defaultMessage(status: number): string {
 }
 
 const ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-function responseId(): string {
-  const bytes = randomBytes(22);
-  let out = '';
-  for (let i = 0; i < bytes.length; i++) out += ID_CHARS[bytes[i] % ID_CHARS.length];
-  return out;
-}
+const responseId = () => randomString(22, ID_CHARS);
 
 /** Google's compact JSON in SSE events: `"key": value`, `,` between members without a space. */
 export function googleCompactJson(value: unknown): string {
@@ -179,7 +150,7 @@ export function googleCompactJson(value: unknown): string {
 }
 
 function splitText(text: string, chunks: number | undefined): string[] {
-  const words = text.match(/\s*\S+|\s+$/g) ?? [];
+  const words = splitWords(text);
   if (words.length === 0) return [text];
   const n = chunks !== undefined && chunks > 0 ? Math.min(chunks, words.length) : Math.max(1, Math.ceil(words.length / 4));
   const out: string[] = [];
@@ -198,96 +169,8 @@ function countTextTokens(body: any): number {
   return Math.max(1, Math.ceil(chars / 4));
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 export async function startGeminiSimulator(opts: { apiKey?: string; models?: string[] } = {}): Promise<GeminiSimulator> {
   const models = opts.models ?? GEMINI_DEFAULT_MODELS;
-  const queue: GeminiScenario[] = [];
-  const requests: GeminiRecordedRequest[] = [];
-  const waiters = new Set<() => void>();
-  const notify = () => {
-    for (const w of [...waiters]) w();
-  };
-
-  const sim: GeminiSimulator = {
-    url: '',
-    requests,
-    enqueue: (...s) => {
-      queue.push(...s);
-    },
-    handler: () => ({ type: 'text' }),
-    waitForRequests(n, timeoutMs = 10_000) {
-      const settled = () => requests.filter((r) => r.aborted || r.endedAt !== undefined).length >= n;
-      if (settled()) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (!settled()) return;
-          cleanup();
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`waitForRequests(${n}): only ${requests.filter((r) => r.aborted || r.endedAt !== undefined).length} of ${requests.length} settled`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-      });
-    },
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-
-  type State = { closed: boolean; selfDestroyed: boolean };
-
-  const server = createServer((req, res) => {
-    const rec: GeminiRecordedRequest = {
-      method: req.method ?? 'GET',
-      path: req.url ?? '/',
-      headers: { ...req.headers },
-      body: undefined,
-      rawBody: '',
-      aborted: false,
-      startedAt: Date.now(),
-    };
-    requests.push(rec);
-    const state: State = { closed: false, selfDestroyed: false };
-    res.on('error', () => {});
-    req.on('error', () => {});
-    res.on('close', () => {
-      state.closed = true;
-      if (rec.endedAt !== undefined) return;
-      rec.endedAt = Date.now();
-      if (!res.writableFinished && !state.selfDestroyed) rec.aborted = true;
-      notify();
-    });
-    res.on('finish', () => {
-      if (rec.endedAt !== undefined) return;
-      rec.endedAt = Date.now();
-      notify();
-    });
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      rec.rawBody = Buffer.concat(chunks).toString('utf8');
-      let parseFailed = false;
-      if (rec.rawBody.length > 0) {
-        try {
-          rec.body = JSON.parse(rec.rawBody);
-        } catch {
-          parseFailed = true;
-        }
-      }
-      handle(req, res, rec, state, parseFailed).catch(() => {
-        if (!res.headersSent && !state.closed) sendJson(res, 500, googleError(500, defaultMessage(500), 'INTERNAL'));
-        else res.destroy();
-      });
-    });
-  });
 
   function baseHeaders(): Record<string, string> {
     return {
@@ -307,18 +190,8 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
     res.end(text);
   }
 
-  function write(res: ServerResponse, data: string): Promise<void> {
-    if (res.destroyed) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      res.once('close', resolve);
-      res.write(data, () => {
-        res.off('close', resolve);
-        resolve();
-      });
-    });
-  }
-
-  async function handle(req: IncomingMessage, res: ServerResponse, rec: GeminiRecordedRequest, state: State, parseFailed: boolean) {
+  async function handle(ex: Exchange<GeminiScenario>) {
+    const { req, res, rec, parseFailed } = ex;
     const url = new URL(rec.path, 'http://localhost');
     const method = rec.method.toUpperCase();
     const m = /^\/(v1beta|v1|v1alpha)\/(models(?:\/(.+))?)$/.exec(url.pathname.replace(/\/+$/, ''));
@@ -407,8 +280,7 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
       }
     }
 
-    const scenario = queue.length > 0 ? (queue.shift() as GeminiScenario) : sim.handler(rec);
-    await answer(res, rec, state, scenario, { model, stream: action === 'streamGenerateContent', jsonArray });
+    await answer(ex, ex.nextScenario(), { model, stream: action === 'streamGenerateContent', jsonArray });
   }
 
   function modelObject(id: string) {
@@ -428,13 +300,10 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
     };
   }
 
-  async function answer(res: ServerResponse, rec: GeminiRecordedRequest, state: State, scenario: GeminiScenario, call: { model: string; stream: boolean; jsonArray: boolean }) {
+  async function answer(ex: Exchange<GeminiScenario>, scenario: GeminiScenario, call: { model: string; stream: boolean; jsonArray: boolean }) {
+    if (playBasicScenario(ex, scenario)) return;
+    const { res, rec } = ex;
     const id = responseId();
-    const destroy = () => {
-      state.selfDestroyed = true;
-      res.socket?.destroy();
-      res.destroy();
-    };
     const includeThoughts = rec.body?.generationConfig?.thinkingConfig?.includeThoughts === true;
 
     /** Opens the stream answer; returns a writer for one chunk. */
@@ -482,18 +351,9 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
     });
 
     switch (scenario.type) {
-      case 'hang':
-        return;
-
-      case 'raw':
-        if (state.closed) return;
-        res.writeHead(scenario.status, scenario.headers ?? {});
-        res.end(scenario.body);
-        return;
-
       case 'fixture': {
         const text = readFileSync(new URL(`../fixtures/gemini/${scenario.name}`, import.meta.url), 'utf8');
-        if (state.closed) return;
+        if (ex.closed) return;
         if (!scenario.name.endsWith('.sse')) {
           const json = JSON.parse(text) as { error?: { code?: number } };
           sendJson(res, json.error?.code ?? 200, text);
@@ -503,7 +363,7 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
         res.flushHeaders();
         for (const event of text.split('\r\n\r\n').filter((e) => e.trim() !== '')) {
           if (scenario.chunkDelayMs) await sleep(scenario.chunkDelayMs);
-          if (state.closed) return;
+          if (ex.closed) return;
           await write(res, `${event}\r\n\r\n`);
         }
         res.end();
@@ -511,7 +371,7 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
       }
 
       case 'error': {
-        if (state.closed) return;
+        if (ex.closed) return;
         const payload = scenario.body !== undefined ? scenario.body : googleError(scenario.status, scenario.message ?? defaultMessage(scenario.status), scenario.rpcStatus ?? defaultRpcStatus(scenario.status));
         if (typeof payload === 'string') sendJson(res, scenario.status, payload);
         else sendJson(res, scenario.status, call.jsonArray && scenario.body === undefined ? [payload] : payload);
@@ -519,7 +379,7 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
       }
 
       case 'stream_error_first': {
-        if (state.closed) return;
+        if (ex.closed) return;
         const code = scenario.code ?? 500;
         const err = googleError(code, scenario.message ?? defaultMessage(code), scenario.rpcStatus ?? defaultRpcStatus(code));
         if (!call.stream) {
@@ -534,7 +394,7 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
 
       case 'drop': {
         if (scenario.afterChunks <= 0) {
-          destroy();
+          ex.destroy();
           return;
         }
         const pieces = splitText(`${GEMINI_DEFAULT_TEXT} ${GEMINI_DEFAULT_TEXT} ${GEMINI_DEFAULT_TEXT}`, 12).slice(0, scenario.afterChunks);
@@ -542,15 +402,15 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
           const full = JSON.stringify(responseOf({ content: { parts: [{ text: pieces.join('') }], role: 'model' }, finishReason: 'STOP', index: 0 }, finalUsage(DEFAULT_PROMPT_TOKENS, pieces.length, 0, 0)), null, 2);
           res.writeHead(200, { ...baseHeaders(), 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(full) });
           await write(res, full.slice(0, Math.floor(full.length / 2)));
-          destroy();
+          ex.destroy();
           return;
         }
         const s = openStream();
         for (const piece of pieces) {
-          if (state.closed) return;
+          if (ex.closed) return;
           await s.chunk(responseOf({ content: { parts: [{ text: piece }], role: 'model' }, index: 0 }, runningUsage(DEFAULT_PROMPT_TOKENS, 0)));
         }
-        destroy();
+        ex.destroy();
         return;
       }
 
@@ -569,11 +429,11 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
         const signature = scenario.thoughtSignature;
         const separateFinish = scenario.type === 'text' && scenario.separateFinishChunk === true;
         if (scenario.type === 'text' && scenario.firstByteDelayMs) await sleep(scenario.firstByteDelayMs);
-        if (state.closed) return;
+        if (ex.closed) return;
 
         if (!call.stream) {
           if (delay > 0) await sleep(delay * pieces.length);
-          if (state.closed) return;
+          if (ex.closed) return;
           const parts: Record<string, unknown>[] = [];
           if (includeThoughts) for (const t of thoughtTexts) parts.push({ text: t, thought: true });
           parts.push(signature ? { text, thoughtSignature: signature } : { text });
@@ -585,13 +445,13 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
         if (includeThoughts) {
           for (const t of thoughtTexts) {
             if (delay > 0) await sleep(delay);
-            if (state.closed) return;
+            if (ex.closed) return;
             await s.chunk(responseOf({ content: { parts: [{ text: t, thought: true }], role: 'model' }, index: 0 }, runningUsage(prompt, thoughts), modelVersion));
           }
         }
         for (const [i, piece] of pieces.entries()) {
           if (delay > 0) await sleep(delay);
-          if (state.closed) return;
+          if (ex.closed) return;
           const last = i === pieces.length - 1 && !separateFinish && !signature;
           const candidate: Record<string, unknown> = { content: { parts: [{ text: piece }], role: 'model' } };
           if (last) candidate.finishReason = finishReason;
@@ -600,7 +460,7 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
         }
         if (separateFinish || signature) {
           if (delay > 0) await sleep(delay);
-          if (state.closed) return;
+          if (ex.closed) return;
           const content = signature ? { parts: [{ text: '', thoughtSignature: signature }], role: 'model' } : { role: 'model' };
           await s.chunk(responseOf({ content, finishReason, index: 0 }, finalUsage(prompt, candidates, thoughts, cached), modelVersion));
         }
@@ -617,11 +477,11 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
         });
         const candidates = scenario.calls.length * 9 + (scenario.text ? 5 : 0);
         const delay = scenario.chunkDelayMs ?? 0;
-        if (state.closed) return;
+        if (ex.closed) return;
         const finalCandidate = (parts: unknown[]) => ({ content: { parts, role: 'model' }, finishReason: 'STOP', index: 0, finishMessage: 'Model generated function call(s).' });
         if (!call.stream) {
           if (delay > 0) await sleep(delay);
-          if (state.closed) return;
+          if (ex.closed) return;
           const parts = [...(scenario.text ? [{ text: scenario.text }] : []), ...callParts];
           sendJson(res, 200, responseOf(finalCandidate(parts), finalUsage(prompt, candidates, thoughts, 0)));
           return;
@@ -631,7 +491,7 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
           await s.chunk(responseOf({ content: { parts: [{ text: scenario.text }], role: 'model' }, index: 0 }, runningUsage(prompt, thoughts)));
           if (delay > 0) await sleep(delay);
         }
-        if (state.closed) return;
+        if (ex.closed) return;
         await s.chunk(responseOf(finalCandidate(callParts), finalUsage(prompt, candidates, thoughts, 0)));
         await s.end();
         return;
@@ -639,7 +499,9 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
     }
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  sim.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return sim;
+  return startSimulatorServer<GeminiScenario>({
+    handle,
+    internalError: (res) => sendJson(res, 500, googleError(500, defaultMessage(500), 'INTERNAL')),
+    handler: () => ({ type: 'text' }),
+  });
 }

@@ -14,19 +14,17 @@
  * - errors are `{"error":{"message","type","param","code"}}`, also as the first SSE event of a 200.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { type BasicScenario, chunkText, type Exchange, type Pacing, playBasicScenario, randomString, type RecordedRequest, type SimulatorServer, sleep, splitWords, startSimulatorServer, write } from './simulator-server.ts';
+
+export type { RecordedRequest };
 
 export type Scenario =
-  | {
+  | ({
       type: 'text';
       text?: string;
       /** Stream: split the text into this many content chunks; default one per word (words keep their leading space, as OpenAI's tokens do). */
       chunks?: number;
-      /** Pause between stream chunks. Non-stream answers wait chunkDelayMs per chunk too, as generation would. */
-      chunkDelayMs?: number;
-      /** Pause before the status line and headers. */
-      firstByteDelayMs?: number;
       promptTokens?: number;
       /** Default: number of content chunks (plus reasoningTokens, which OpenAI counts inside completion_tokens). */
       completionTokens?: number;
@@ -37,43 +35,22 @@ export type Scenario =
       finishReason?: string;
       /** Model name in the answer; default: the request's model. */
       model?: string;
-    }
+    } & Pacing)
   | { type: 'tool_call'; calls: Array<{ id?: string; name: string; arguments: string }>; promptTokens?: number; completionTokens?: number; chunkDelayMs?: number }
   | { type: 'error'; status: number; /** Sent as is (JSON-encoded unless a string); default: OpenAI error shape. */ body?: unknown; message?: string; errorType?: string; code?: string | null }
   /** 200 + text/event-stream whose first event is `data: {"error":{...}}`, then the stream ends. */
   | { type: 'stream_error_first'; message?: string }
   /** Stream: send N content chunks then destroy the socket (no [DONE]); afterChunks 0 = destroy before any response. Non-stream: part of the body. */
   | { type: 'drop'; afterChunks: number }
-  /** Accept the request and never answer (until the client aborts). */
-  | { type: 'hang' }
-  | { type: 'raw'; status: number; headers?: Record<string, string>; body: string };
+  | BasicScenario;
 
-export interface RecordedRequest {
-  method: string;
-  /** Path including the query string. */
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  /** Parsed JSON body, or undefined when empty or not JSON. */
-  body: any;
-  rawBody: string;
-  /** true once the client closed the connection before the simulator finished answering */
-  aborted: boolean;
-  startedAt: number;
-  endedAt?: number;
-}
-
-export interface OpenAISimulator {
+/**
+ * `requests` holds auth failures, bad JSON and /models calls too; the queue feeds chat requests only;
+ * the default `handler` answers the text "Hello from the simulator."
+ */
+export interface OpenAISimulator extends SimulatorServer<Scenario> {
   /** Base URL including /v1, e.g. http://127.0.0.1:PORT/v1 */
   url: string;
-  /** Every request in arrival order (auth failures, bad JSON and /models calls too). Tests may reset it with `requests.length = 0`. */
-  requests: RecordedRequest[];
-  /** Scenarios consumed FIFO, one per chat request, before `handler` is asked. */
-  enqueue(...s: Scenario[]): void;
-  /** Default behaviour when the queue is empty; default: a text answer "Hello from the simulator." */
-  handler: (req: RecordedRequest) => Scenario;
-  /** Resolves when `n` requests in `requests` have been recorded as aborted or finished (default timeout 10 s). */
-  waitForRequests(n: number, timeoutMs?: number): Promise<void>;
-  close(): Promise<void>;
 }
 
 export const DEFAULT_TEXT = 'Hello from the simulator.';
@@ -93,39 +70,6 @@ function defaultErrorType(status: number): string {
   return 'invalid_request_error';
 }
 
-const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-function randomId(length: number): string {
-  const bytes = randomBytes(length);
-  let out = '';
-  for (let i = 0; i < length; i++) out += ALNUM[bytes[i] % ALNUM.length];
-  return out;
-}
-
-/** Splits text into word tokens that keep their leading whitespace: "a b" → ["a", " b"]. */
-function splitWords(text: string): string[] {
-  return text.match(/\s*\S+|\s+$/g) ?? [];
-}
-
-function splitText(text: string, chunks: number | undefined): string[] {
-  const words = splitWords(text);
-  if (chunks === undefined || chunks <= 0) return words;
-  if (chunks <= words.length) {
-    const out: string[] = [];
-    for (let i = 0; i < chunks; i++) {
-      const from = Math.floor((i * words.length) / chunks);
-      const to = Math.floor(((i + 1) * words.length) / chunks);
-      out.push(words.slice(from, to).join(''));
-    }
-    return out;
-  }
-  // More chunks than words: cut by characters (code points, so no surrogate pair is split).
-  const chars = Array.from(text);
-  const n = Math.min(chunks, chars.length);
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(chars.slice(Math.floor((i * chars.length) / n), Math.floor(((i + 1) * chars.length) / n)).join(''));
-  return out;
-}
-
 /** Argument fragments the way OpenAI's tokenizer cuts JSON: `{"`, `city`, `":"`, `Paris`, `"}`. */
 function splitArguments(args: string): string[] {
   const parts = args.match(/[A-Za-z0-9_]+|\s+|[^A-Za-z0-9_\s]+/g) ?? [];
@@ -142,99 +86,10 @@ function usageObject(prompt: number, completion: number, cached: number, reasoni
   };
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 export async function startOpenAISimulator(opts: { apiKey?: string; models?: string[] } = {}): Promise<OpenAISimulator> {
   const models = opts.models ?? ['gpt-4o-mini'];
-  const queue: Scenario[] = [];
-  const requests: RecordedRequest[] = [];
-  const waiters = new Set<() => void>();
-  const notify = () => {
-    for (const w of [...waiters]) w();
-  };
-
-  const sim: OpenAISimulator = {
-    url: '',
-    requests,
-    enqueue: (...s) => {
-      queue.push(...s);
-    },
-    handler: () => ({ type: 'text' }),
-    waitForRequests(n, timeoutMs = 10_000) {
-      const settled = () => requests.filter((r) => r.aborted || r.endedAt !== undefined).length >= n;
-      if (settled()) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (!settled()) return;
-          cleanup();
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          const done = requests.filter((r) => r.aborted || r.endedAt !== undefined).length;
-          reject(new Error(`waitForRequests(${n}): only ${done} of ${requests.length} requests settled after ${timeoutMs} ms`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-      });
-    },
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-
-  const server = createServer((req, res) => {
-    const rec: RecordedRequest = {
-      method: req.method ?? 'GET',
-      path: req.url ?? '/',
-      headers: { ...req.headers },
-      body: undefined,
-      rawBody: '',
-      aborted: false,
-      startedAt: Date.now(),
-    };
-    requests.push(rec);
-    const state = { closed: false, selfDestroyed: false };
-    res.on('error', () => {});
-    req.on('error', () => {});
-    res.on('close', () => {
-      state.closed = true;
-      if (rec.endedAt !== undefined) return;
-      rec.endedAt = Date.now();
-      // A socket the simulator cut itself (drop) is a finished answer, not a client abort.
-      if (!res.writableFinished && !state.selfDestroyed) rec.aborted = true;
-      notify();
-    });
-    res.on('finish', () => {
-      if (rec.endedAt !== undefined) return;
-      rec.endedAt = Date.now();
-      notify();
-    });
-
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      rec.rawBody = Buffer.concat(chunks).toString('utf8');
-      let parseFailed = false;
-      if (rec.rawBody.length > 0) {
-        try {
-          rec.body = JSON.parse(rec.rawBody);
-        } catch {
-          parseFailed = true;
-        }
-      }
-      handle(req, res, rec, state, parseFailed).catch(() => {
-        if (!res.headersSent && !state.closed) sendJson(res, 500, openAIError('The server had an error while processing your request.', 'server_error'));
-        else res.destroy();
-      });
-    });
-  });
-
-  async function handle(req: IncomingMessage, res: ServerResponse, rec: RecordedRequest, state: { closed: boolean; selfDestroyed: boolean }, parseFailed: boolean) {
+  async function handle(ex: Exchange<Scenario>) {
+    const { req, res, rec, parseFailed } = ex;
     const method = rec.method.toUpperCase();
     const pathname = new URL(rec.path, 'http://localhost').pathname.replace(/\/+$/, '');
 
@@ -313,8 +168,7 @@ export async function startOpenAISimulator(opts: { apiKey?: string; models?: str
       return;
     }
 
-    const scenario = queue.length > 0 ? (queue.shift() as Scenario) : sim.handler(rec);
-    await answerChat(res, rec, state, scenario);
+    await answerChat(ex, ex.nextScenario());
   }
 
   function modelObject(id: string) {
@@ -336,45 +190,19 @@ export async function startOpenAISimulator(opts: { apiKey?: string; models?: str
     res.end(text);
   }
 
-  /** Writes one piece and waits until it reached the socket, so each event is its own TCP write. */
-  function write(res: ServerResponse, data: string): Promise<void> {
-    if (res.destroyed) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      // 'close' too: a write cut short by a vanished client must not leave the answer pending.
-      res.once('close', resolve);
-      res.write(data, () => {
-        res.off('close', resolve);
-        resolve();
-      });
-    });
-  }
-
-  async function answerChat(res: ServerResponse, rec: RecordedRequest, state: { closed: boolean; selfDestroyed: boolean }, scenario: Scenario) {
+  async function answerChat(ex: Exchange<Scenario>, scenario: Scenario) {
+    if (playBasicScenario(ex, scenario)) return;
+    const { res, rec } = ex;
     const body = rec.body as Record<string, any>;
     const stream = body.stream === true;
     const includeUsage = stream && body.stream_options?.include_usage === true;
     const obfuscate = stream && body.stream_options?.include_obfuscation !== false;
-    const id = `chatcmpl-${randomId(29)}`;
+    const id = `chatcmpl-${randomString(29)}`;
     const created = Math.floor(Date.now() / 1000);
 
-    const destroy = () => {
-      state.selfDestroyed = true;
-      res.socket?.destroy();
-      res.destroy();
-    };
-
     switch (scenario.type) {
-      case 'hang':
-        return; // The response stays open until the client gives up or close() runs.
-
-      case 'raw':
-        if (state.closed) return;
-        res.writeHead(scenario.status, scenario.headers ?? {});
-        res.end(scenario.body);
-        return;
-
       case 'error': {
-        if (state.closed) return;
+        if (ex.closed) return;
         const payload =
           scenario.body !== undefined
             ? scenario.body
@@ -391,7 +219,7 @@ export async function startOpenAISimulator(opts: { apiKey?: string; models?: str
       }
 
       case 'stream_error_first': {
-        if (state.closed) return;
+        if (ex.closed) return;
         res.writeHead(200, { ...baseHeaders(), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
         const err = openAIError(scenario.message ?? 'The server had an error while processing your request. Sorry about that!', 'server_error');
         await write(res, `data: ${JSON.stringify(err)}\n\n`);
@@ -401,7 +229,7 @@ export async function startOpenAISimulator(opts: { apiKey?: string; models?: str
 
       case 'drop': {
         if (scenario.afterChunks <= 0) {
-          destroy();
+          ex.destroy();
           return;
         }
         const words: string[] = [];
@@ -412,23 +240,23 @@ export async function startOpenAISimulator(opts: { apiKey?: string; models?: str
           const full = JSON.stringify(completionObject(id, created, body.model, words.join(''), undefined, 'stop', usageObject(DEFAULT_PROMPT_TOKENS, words.length, 0, 0)));
           res.writeHead(200, { ...baseHeaders(), 'content-type': 'application/json', 'content-length': Buffer.byteLength(full) });
           await write(res, full.slice(0, Math.floor(full.length / 2)));
-          destroy();
+          ex.destroy();
           return;
         }
         const chunk = makeChunker(id, created, body.model, includeUsage, obfuscate);
         res.writeHead(200, { ...baseHeaders(), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
         await write(res, chunk({ role: 'assistant', content: '', refusal: null }, null));
         for (const w of words) {
-          if (state.closed) return;
+          if (ex.closed) return;
           await write(res, chunk({ content: w }, null));
         }
-        destroy();
+        ex.destroy();
         return;
       }
 
       case 'text': {
         const text = scenario.text ?? DEFAULT_TEXT;
-        const pieces = splitText(text, scenario.chunks);
+        const pieces = chunkText(text, scenario.chunks);
         const reasoning = scenario.reasoningTokens ?? 0;
         const usage = scenario.omitUsage
           ? undefined
@@ -437,11 +265,11 @@ export async function startOpenAISimulator(opts: { apiKey?: string; models?: str
         const finish = scenario.finishReason ?? 'stop';
         const delay = scenario.chunkDelayMs ?? 0;
         if (scenario.firstByteDelayMs) await sleep(scenario.firstByteDelayMs);
-        if (state.closed) return;
+        if (ex.closed) return;
 
         if (!stream) {
           if (delay > 0) await sleep(delay * pieces.length);
-          if (state.closed) return;
+          if (ex.closed) return;
           sendJson(res, 200, completionObject(id, created, model, text, undefined, finish, usage));
           return;
         }
@@ -452,29 +280,29 @@ export async function startOpenAISimulator(opts: { apiKey?: string; models?: str
         await write(res, chunk({ role: 'assistant', content: '', refusal: null }, null));
         for (const piece of pieces) {
           if (delay > 0) await sleep(delay);
-          if (state.closed) return;
+          if (ex.closed) return;
           await write(res, chunk({ content: piece }, null));
         }
         if (delay > 0) await sleep(delay);
-        if (state.closed) return;
+        if (ex.closed) return;
         await write(res, chunk({}, finish));
         if (includeUsage && usage) await write(res, chunk(null, null, usage));
-        if (state.closed) return;
+        if (ex.closed) return;
         await write(res, 'data: [DONE]\n\n');
         res.end();
         return;
       }
 
       case 'tool_call': {
-        const calls = scenario.calls.map((c) => ({ id: c.id ?? `call_${randomId(24)}`, name: c.name, arguments: c.arguments, fragments: splitArguments(c.arguments) }));
+        const calls = scenario.calls.map((c) => ({ id: c.id ?? `call_${randomString(24)}`, name: c.name, arguments: c.arguments, fragments: splitArguments(c.arguments) }));
         const fragmentCount = calls.reduce((n, c) => n + c.fragments.length, 0);
         const usage = usageObject(scenario.promptTokens ?? DEFAULT_PROMPT_TOKENS, scenario.completionTokens ?? fragmentCount + calls.length * 5, 0, 0);
         const delay = scenario.chunkDelayMs ?? 0;
-        if (state.closed) return;
+        if (ex.closed) return;
 
         if (!stream) {
           if (delay > 0) await sleep(delay * fragmentCount);
-          if (state.closed) return;
+          if (ex.closed) return;
           const toolCalls = calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
           sendJson(res, 200, completionObject(id, created, body.model, null, toolCalls, 'tool_calls', usage));
           return;
@@ -488,20 +316,20 @@ export async function startOpenAISimulator(opts: { apiKey?: string; models?: str
           // OpenAI folds the role into the first tool-call chunk instead of sending a role-only chunk.
           const delta = index === 0 ? { role: 'assistant', content: null, tool_calls: [header], refusal: null } : { tool_calls: [header] };
           if (index > 0 && delay > 0) await sleep(delay);
-          if (state.closed) return;
+          if (ex.closed) return;
           await write(res, chunk(delta, null));
           for (const fragment of c.fragments) {
             if (delay > 0) await sleep(delay);
-            if (state.closed) return;
+            if (ex.closed) return;
             await write(res, chunk({ tool_calls: [{ index, function: { arguments: fragment } }] }, null));
           }
         }
         if (calls.length === 0) await write(res, chunk({ role: 'assistant', content: null, refusal: null }, null));
         if (delay > 0) await sleep(delay);
-        if (state.closed) return;
+        if (ex.closed) return;
         await write(res, chunk({}, 'tool_calls'));
         if (includeUsage) await write(res, chunk(null, null, usage));
-        if (state.closed) return;
+        if (ex.closed) return;
         await write(res, 'data: [DONE]\n\n');
         res.end();
         return;
@@ -550,19 +378,16 @@ export async function startOpenAISimulator(opts: { apiKey?: string; models?: str
         choices: delta === null ? [] : [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
       };
       if (includeUsage) chunk.usage = usage ?? null;
-      if (obfuscate) chunk.obfuscation = randomId(1 + (randomBytes(1)[0] % 14));
+      if (obfuscate) chunk.obfuscation = randomString(1 + (randomBytes(1)[0] % 14));
       return `data: ${JSON.stringify(chunk)}\n\n`;
     };
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const sim = await startSimulatorServer<Scenario>({
+    handle,
+    internalError: (res) => sendJson(res, 500, openAIError('The server had an error while processing your request.', 'server_error')),
+    handler: () => ({ type: 'text' }),
   });
-  const { port } = server.address() as AddressInfo;
-  sim.url = `http://127.0.0.1:${port}/v1`;
+  sim.url += '/v1';
   return sim;
 }
