@@ -1,7 +1,8 @@
 /**
  * Token counting for when an upstream reports no usage (or the client abandons a
  * stream). gpt-tokenizer's o200k_base takes ~0.4 s to load, so it is loaded lazily,
- * off the hot path, the first time an estimate is needed.
+ * off the hot path: warmTokenizer() starts the load in the background once the
+ * server listens, so the first estimate (and its usage record) is not late.
  */
 type CountFn = (text: string) => number;
 
@@ -10,6 +11,10 @@ let counter: Promise<CountFn> | undefined;
 function loadCounter(): Promise<CountFn> {
   counter ??= import('gpt-tokenizer').then((m) => (text: string) => (text ? m.countTokens(text) : 0));
   return counter;
+}
+
+export function warmTokenizer(): void {
+  loadCounter().catch(() => undefined);
 }
 
 export async function countTextTokens(text: string): Promise<number> {
