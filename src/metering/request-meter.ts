@@ -58,12 +58,14 @@ export class RequestMeter {
       this.write(outcome, status, errorCode, endedAt, this.usage);
       return;
     }
-    this.estimate().then(
-      (u) => this.write(outcome, status, errorCode, endedAt, { ...u, estimated: true }),
-      (err: unknown) => {
-        this.deps.log.error({ err, requestId: this.requestId }, 'token estimate failed');
-        this.write(outcome, status, errorCode, endedAt, undefined);
-      },
+    this.deps.recorder.track(
+      this.estimate().then(
+        (u) => this.write(outcome, status, errorCode, endedAt, { ...u, estimated: true }),
+        (err: unknown) => {
+          this.deps.log.error({ err, requestId: this.requestId }, 'token estimate failed');
+          this.write(outcome, status, errorCode, endedAt, undefined);
+        },
+      ),
     );
   }
 

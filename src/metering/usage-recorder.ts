@@ -20,6 +20,8 @@ export class UsageRecorder {
   /** Charges not yet written, per key; KeyService adds them to what the database says. */
   private readonly pending = new Map<string, { tokens: number; usd: number; at: number }>();
   private timer: NodeJS.Timeout | undefined;
+  /** Records still being completed (token estimates in progress); flush() waits for them. */
+  private readonly inProgress = new Set<Promise<void>>();
   private flushing: Promise<void> | undefined;
   private readonly keys: ApiKeysRepository;
   private readonly usage: UsageRecordsRepository;
@@ -67,8 +69,15 @@ export class UsageRecorder {
     return this.records.length;
   }
 
+  /** A record that will arrive once `work` settles (an estimate); flush() waits for it. */
+  track(work: Promise<void>): void {
+    const p = work.finally(() => this.inProgress.delete(p));
+    this.inProgress.add(p);
+  }
+
   /** Writes everything buffered so far; concurrent calls share one write and then run again if more arrived. */
   async flush(): Promise<void> {
+    if (this.inProgress.size > 0) await Promise.allSettled([...this.inProgress]);
     while (this.flushing) await this.flushing;
     if (this.records.length === 0 && this.pending.size === 0) return;
     this.flushing = this.writeBatch().finally(() => {

@@ -154,6 +154,20 @@ describe('chat completions through the gateway (official openai client)', () => 
     expect(rec.prompt_tokens).toBeGreaterThan(4);
   });
 
+  it('shows an estimated request in /v1/usage as soon as it finished', async () => {
+    const own = await gw.createKey({ name: 'estimate' });
+    const c = new OpenAI({ baseURL: gw.baseURL, apiKey: own.key, maxRetries: 0 });
+    sim.enqueue({ type: 'text', text: 'one two three four five', omitUsage: true });
+    const stream = await c.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'count' }] });
+    for await (const _ of stream) void _;
+    // No polling: the usage query waits for the gateway's own count to be recorded.
+    const res = await fetch(`${gw.baseURL}/usage`, { headers: { authorization: `Bearer ${own.key}` } });
+    const usage = (await res.json()) as { totals: { requests: number; completion_tokens: number; prompt_tokens: number } };
+    expect(usage.totals.requests).toBe(1);
+    expect(usage.totals.completion_tokens).toBeGreaterThanOrEqual(5);
+    expect(usage.totals.prompt_tokens).toBeGreaterThan(0);
+  });
+
   it('aborts the upstream call when the client disconnects, and meters what was generated', async () => {
     sim.enqueue({ type: 'text', text: Array.from({ length: 30 }, (_, i) => `w${i}`).join(' '), chunkDelayMs: 100 });
     const controller = new AbortController();
