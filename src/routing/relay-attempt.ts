@@ -47,7 +47,7 @@ export class RelayAttempt {
    */
   async failedWhileStreaming(err: unknown, committed: boolean, client: ClientStream, encodeError: (e: GatewayError) => string): Promise<RelayResult> {
     const { meter } = this.io;
-    if (this.signal.reason === 'client_closed') {
+    if (this.signal.why === 'client_closed') {
       meter.finish('abandoned', 499, 'client_closed');
       return { kind: 'done' };
     }
