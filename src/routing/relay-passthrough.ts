@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import type { Usage } from '../core/canonical.ts';
 import { GatewayError } from '../core/errors.ts';
 import { type SseEvent, SseParser } from '../core/sse.ts';
@@ -93,13 +94,15 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
 
     // Streaming: hold the response until the first event shows the upstream really started.
     const parser = new SseParser();
+    // Decodes across chunks: a character split between two upstream chunks stays whole.
+    const decoder = new StringDecoder('utf8');
     const tap = spec.createTap();
     const client = new ClientStream(reply.raw);
     meter.estimate = () => estimate(tap.generatedText());
     let committed = false;
     try {
       for await (const chunk of res.body) {
-        const events = parser.push(typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8'));
+        const events = parser.push(typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer));
         if (events.length === 0) continue;
         if (!committed) {
           if (spec.isStreamError(events[0])) {
@@ -115,6 +118,8 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
         if (tap.sawContent) meter.markFirstToken();
         await client.write(out);
       }
+      const tail = decoder.end();
+      if (tail) parser.push(tail);
       const rest = parser.flush();
       if (rest) await client.write(tap.process([rest]));
       if (!committed) {
