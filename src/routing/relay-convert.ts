@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import type { ChatRequest, ChatResult, StreamEvent, Usage, Warning } from '../core/canonical.ts';
 import type { IngressCodec, StreamEncoder, UpstreamAdapter } from '../core/codec.ts';
 import { countableChatRequest, GeneratedText } from '../core/count-canonical.ts';
@@ -100,6 +101,8 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
     }
 
     const parser = new SseParser();
+    // A UTF-8 character can be split between two network chunks.
+    const utf8 = new StringDecoder('utf8');
     const decoder = spec.adapter.createStreamDecoder();
     const encoder = spec.streamEncoder ? spec.streamEncoder() : spec.codec.createStreamEncoder({ ...ctx, streamUsage: req.streamUsage ?? false });
     const client = new ClientStream(reply.raw);
@@ -126,7 +129,7 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
 
     try {
       for await (const chunk of res.body) {
-        const sse = parser.push(typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8'));
+        const sse = parser.push(typeof chunk === 'string' ? chunk : utf8.write(chunk as Buffer));
         if (sse.length === 0) continue;
         const events = sse.flatMap((e) => decoder.decode(e));
         if (events.length === 0) continue;
@@ -144,8 +147,11 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
         if (failed) break;
       }
       if (!failed) {
+        const trailing = utf8.end();
+        const last = [...(trailing ? parser.push(trailing) : [])];
         const rest = parser.flush();
-        const tail = [...(rest ? decoder.decode(rest) : []), ...decoder.end()];
+        if (rest) last.push(rest);
+        const tail = [...last.flatMap((e) => decoder.decode(e)), ...decoder.end()];
         if (!committed) {
           if (tail.length === 0) {
             return { kind: 'failed', error: new GatewayError('upstream_error', `Upstream ${upstream.name} closed the stream without sending an event.`) };

@@ -64,3 +64,27 @@ describe('same-protocol stream bytes', () => {
     expect(out).toBe(content('a') + content('b') + 'data: [DONE]\n\n');
   });
 });
+
+describe('cross-format stream bytes', () => {
+  it('keeps a multi-byte character split between upstream chunks intact when converting (OpenAI upstream, Anthropic client)', async () => {
+    const first = Buffer.from(content('Hi 👋'));
+    const split = first.indexOf(Buffer.from('👋')) + 1;
+    const finish = ev({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+    chunks = [first.subarray(0, split), first.subarray(split), Buffer.from(finish + USAGE + 'data: [DONE]\n\n')];
+    const res = await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'x' }] }),
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const deltas = text
+      .split('\n')
+      .filter((l) => l.startsWith('data: ') && l.includes('text_delta'))
+      .map((l) => (JSON.parse(l.slice(6)) as { delta: { text: string } }).delta.text)
+      .join('');
+    expect(deltas).toBe('Hi 👋');
+    expect(text).not.toContain('\ufffd');
+    expect(text).toContain('event: message_stop');
+  });
+});
