@@ -1,4 +1,4 @@
-import type { ChatRequest, ContentPart, StreamEvent, Warning } from './canonical.ts';
+import type { ChatRequest, ContentPart, StreamEvent } from './canonical.ts';
 import type { CountableMessage } from './tokens.ts';
 
 function addPart(part: ContentPart, m: CountableMessage): void {
@@ -58,17 +58,4 @@ export function countableOrRaw(decode: () => ChatRequest, body: unknown): Counta
   } catch {
     return [{ texts: [JSON.stringify(body)], images: 0 }];
   }
-}
-
-/**
- * Warnings for client fields that are set but cannot cross to another format:
- * a cross-format call says so instead of dropping them silently.
- */
-export function warnUncarried(body: Record<string, unknown>, fields: Readonly<Record<string, string>>): Warning[] {
-  const out: Warning[] = [];
-  for (const [field, why] of Object.entries(fields)) {
-    const v = body[field];
-    if (v !== undefined && v !== null && v !== false) out.push({ param: field, message: why });
-  }
-  return out;
 }

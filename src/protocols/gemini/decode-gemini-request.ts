@@ -1,4 +1,4 @@
-import { warnUncarried } from '../../core/count-canonical.ts';
+import { warnUncarried } from '../../core/warn-uncarried.ts';
 import type { z } from 'zod';
 import type {
   ChatRequest,
