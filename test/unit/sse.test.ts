@@ -28,3 +28,28 @@ describe('SseParser', () => {
     expect(encodeSse('a\nb', 'message_start')).toBe('event: message_start\ndata: a\ndata: b\n\n');
   });
 });
+
+describe('SseParser fast paths', () => {
+  it('gives the same events for LF-only and CRLF framing, and for mixed single- and multi-line events', () => {
+    const lf = 'data: {"a":1}\n\nevent: message_start\ndata: {"b":2}\n\ndata: x\ndata: y\n\n: ping\n\ndata:nospace\n\n';
+    const crlf = lf.replace(/\n/g, '\r\n');
+    const strip = (evs: Array<{ event?: string; data: string }>) => evs.map((e) => ({ event: e.event, data: e.data }));
+    const a = new SseParser().push(lf);
+    const b = new SseParser().push(crlf);
+    expect(strip(a)).toEqual([
+      { event: undefined, data: '{"a":1}' },
+      { event: 'message_start', data: '{"b":2}' },
+      { event: undefined, data: 'x\ny' },
+      { event: undefined, data: 'nospace' },
+    ]);
+    expect(strip(b)).toEqual(strip(a));
+    expect(a.map((e) => e.raw).join('')).toBe(lf.replace(': ping\n\n', ''));
+  });
+
+  it('finds a boundary split across pushes', () => {
+    const p = new SseParser();
+    expect(p.push('data: a\n')).toEqual([]);
+    expect(p.push('\ndata: b\r')).toEqual([{ event: undefined, data: 'a', raw: 'data: a\n\n' }]);
+    expect(p.push('\n\r\n')).toEqual([{ event: undefined, data: 'b', raw: 'data: b\r\n\r\n' }]);
+  });
+});
