@@ -100,19 +100,27 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
     const client = new ClientStream(reply.raw);
     meter.estimate = () => estimate(tap.generatedText());
     let committed = false;
+    const commit = (): void => {
+      reply.hijack();
+      client.open(200, { ...SSE_HEADERS, ...(spec.streamContentType ? { 'content-type': spec.streamContentType } : {}), ...io.headers });
+      committed = true;
+    };
+    const firstEventError = (ev: SseEvent): RelayResult | undefined => {
+      if (!spec.isStreamError(ev)) return undefined;
+      const info = spec.parseError(ev.data);
+      return { kind: 'failed', error: new GatewayError('upstream_error', info.message, { publicCode: info.code ?? null }) };
+    };
     try {
       for await (const chunk of res.body) {
         const events = parser.push(typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer));
         if (events.length === 0) continue;
         if (!committed) {
-          if (spec.isStreamError(events[0])) {
+          const refused = firstEventError(events[0]);
+          if (refused) {
             res.body.destroy();
-            const info = spec.parseError(events[0].data);
-            return { kind: 'failed', error: new GatewayError('upstream_error', info.message, { publicCode: info.code ?? null }) };
+            return refused;
           }
-          reply.hijack();
-          client.open(200, { ...SSE_HEADERS, ...(spec.streamContentType ? { 'content-type': spec.streamContentType } : {}), ...io.headers });
-          committed = true;
+          commit();
         }
         const out = tap.process(events);
         if (tap.sawContent) meter.markFirstToken();
@@ -120,11 +128,17 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
       }
       const tail = decoder.end();
       if (tail) parser.push(tail);
+      // An event the upstream left without its closing blank line.
       const rest = parser.flush();
-      if (rest) await client.write(tap.process([rest]));
       if (!committed) {
-        return { kind: 'failed', error: new GatewayError('upstream_error', `Upstream ${upstream.name} closed the stream without sending an event.`) };
+        if (!rest) {
+          return { kind: 'failed', error: new GatewayError('upstream_error', `Upstream ${upstream.name} closed the stream without sending an event.`) };
+        }
+        const refused = firstEventError(rest);
+        if (refused) return refused;
+        commit();
       }
+      if (rest) await client.write(tap.process([rest]));
       meter.usage = tap.usage;
       client.end(tap.end?.());
       meter.finish(client.isClosed && !reply.raw.writableFinished ? 'abandoned' : 'ok', 200);

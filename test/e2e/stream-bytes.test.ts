@@ -65,6 +65,20 @@ describe('same-protocol stream bytes', () => {
   });
 });
 
+describe('a stream cut short', () => {
+  it('forwards an only event that lacks its closing blank line, with proper SSE headers', async () => {
+    chunks = [Buffer.from(content('Hi').trimEnd())];
+    const res = await fetch(`${gw.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'x' }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    expect(await res.text()).toBe(content('Hi'));
+  });
+});
+
 describe('cross-format stream bytes', () => {
   it('keeps a multi-byte character split between upstream chunks intact when converting (OpenAI upstream, Anthropic client)', async () => {
     const first = Buffer.from(content('Hi 👋'));
