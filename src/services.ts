@@ -1,13 +1,12 @@
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.ts';
-import { KeyService } from './metering/keys.ts';
+import { KeyService, type KeyState } from './metering/keys.ts';
 import { MemoryRateLimiter, type RateLimiter } from './metering/rate-limiter.ts';
 import { type MeterDeps, RequestMeter } from './metering/request-meter.ts';
 import { UsageRecorder } from './metering/usage-recorder.ts';
 import { ModelRegistry } from './routing/model-registry.ts';
 import { createUpstream, type Upstream } from './routing/upstreams.ts';
 import type { Store } from './store/db.ts';
-import type { KeyState } from './metering/keys.ts';
 
 /** Everything the routes need, built once per app; tests build their own. */
 export interface Services {

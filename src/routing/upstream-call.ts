@@ -4,7 +4,7 @@ import { GatewayError, isRetryableUpstreamStatus, redactSecrets } from '../core/
 import type { UpstreamErrorInfo } from '../providers/openai/openai-api.ts';
 import type { Upstream } from './upstreams.ts';
 
-export type AbortReason = 'timeout' | 'client_closed' | 'shutdown';
+export type AbortReason = 'timeout' | 'client_closed';
 
 /**
  * One attempt's abort handle: fires on the upstream's timeout, when the client

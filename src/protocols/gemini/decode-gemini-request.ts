@@ -1,4 +1,3 @@
-import { warnUncarried } from '../../core/warn-uncarried.ts';
 import type { z } from 'zod';
 import type {
   ChatRequest,
@@ -12,6 +11,7 @@ import type {
   ToolDefinition,
   ToolResultPart,
 } from '../../core/canonical.ts';
+import { warnUncarried } from '../../core/warn-uncarried.ts';
 import { GatewayError } from '../../core/errors.ts';
 import {
   geminiGenerateContentRequestSchema,

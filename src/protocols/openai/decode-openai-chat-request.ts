@@ -1,4 +1,3 @@
-import { warnUncarried } from '../../core/warn-uncarried.ts';
 import type { z } from 'zod';
 import type {
   ChatRequest,
@@ -11,6 +10,7 @@ import type {
   ToolChoice,
   ToolDefinition,
 } from '../../core/canonical.ts';
+import { warnUncarried } from '../../core/warn-uncarried.ts';
 import { GatewayError } from '../../core/errors.ts';
 import { openAIChatRequestSchema, type OpenAIChatMessage, type OpenAIChatRequest } from '../../providers/openai/openai-api.ts';
 import { validateOpenAIChatBody } from './openai-chat-request.ts';
