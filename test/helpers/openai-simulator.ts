@@ -37,11 +37,26 @@ export type Scenario =
       model?: string;
     } & Pacing)
   | { type: 'tool_call'; calls: Array<{ id?: string; name: string; arguments: string }>; promptTokens?: number; completionTokens?: number; chunkDelayMs?: number }
-  | { type: 'error'; status: number; /** Sent as is (JSON-encoded unless a string); default: OpenAI error shape. */ body?: unknown; message?: string; errorType?: string; code?: string | null }
+  | {
+      type: 'error';
+      status: number;
+      /** Sent as is (JSON-encoded unless a string); default: OpenAI error shape. */
+      body?: unknown;
+      message?: string;
+      errorType?: string;
+      code?: string | null;
+      /** Extra response headers (lower-case names), e.g. `{ 'retry-after': '1' }` with a 429; they win over the defaults except content-length. */
+      headers?: Record<string, string>;
+    }
   /** 200 + text/event-stream whose first event is `data: {"error":{...}}`, then the stream ends. */
   | { type: 'stream_error_first'; message?: string }
   /** Stream: send N content chunks then destroy the socket (no [DONE]); afterChunks 0 = destroy before any response. Non-stream: part of the body. */
   | { type: 'drop'; afterChunks: number }
+  /**
+   * Stream: send the opening chunk and N content chunks, then go silent with the connection open (no
+   * finish, no [DONE]) until the client aborts or close() runs, like `hang`. Non-stream: hang before the headers.
+   */
+  | { type: 'stall'; afterChunks: number }
   | BasicScenario;
 
 /**
@@ -68,6 +83,14 @@ function defaultErrorType(status: number): string {
   if (status === 429) return 'requests';
   if (status >= 500) return 'server_error';
   return 'invalid_request_error';
+}
+
+/** The first `n` word tokens of DEFAULT_TEXT repeated: the content of a stream that breaks off (drop, stall). */
+function fillerWords(n: number): string[] {
+  const pool = splitWords(`${DEFAULT_TEXT} ${DEFAULT_TEXT} ${DEFAULT_TEXT}`);
+  const words: string[] = [];
+  for (let i = 0; i < n; i++) words.push(pool[i % pool.length]);
+  return words;
 }
 
 /** Argument fragments the way OpenAI's tokenizer cuts JSON: `{"`, `city`, `":"`, `Paris`, `"}`. */
@@ -213,7 +236,7 @@ export async function startOpenAISimulator(opts: { apiKey?: string; models?: str
                 scenario.code === undefined ? (scenario.status === 429 ? 'rate_limit_exceeded' : null) : scenario.code,
               );
         const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
-        res.writeHead(scenario.status, { ...baseHeaders(), 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.writeHead(scenario.status, { ...baseHeaders(), 'content-type': 'application/json', ...scenario.headers, 'content-length': Buffer.byteLength(text) });
         res.end(text);
         return;
       }
@@ -232,9 +255,7 @@ export async function startOpenAISimulator(opts: { apiKey?: string; models?: str
           ex.destroy();
           return;
         }
-        const words: string[] = [];
-        const pool = splitWords(`${DEFAULT_TEXT} ${DEFAULT_TEXT} ${DEFAULT_TEXT}`);
-        for (let i = 0; i < scenario.afterChunks; i++) words.push(pool[i % pool.length]);
+        const words = fillerWords(scenario.afterChunks);
         if (!stream) {
           // Headers promise a whole body; only part of it arrives.
           const full = JSON.stringify(completionObject(id, created, body.model, words.join(''), undefined, 'stop', usageObject(DEFAULT_PROMPT_TOKENS, words.length, 0, 0)));
@@ -251,6 +272,21 @@ export async function startOpenAISimulator(opts: { apiKey?: string; models?: str
           await write(res, chunk({ content: w }, null));
         }
         ex.destroy();
+        return;
+      }
+
+      case 'stall': {
+        // Non-stream: nothing at all, as `hang`; the request stays open until the client gives up.
+        if (!stream || ex.closed) return;
+        const chunk = makeChunker(id, created, body.model, includeUsage, obfuscate);
+        res.writeHead(200, { ...baseHeaders(), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+        res.flushHeaders();
+        await write(res, chunk({ role: 'assistant', content: '', refusal: null }, null));
+        for (const w of fillerWords(scenario.afterChunks)) {
+          if (ex.closed) return;
+          await write(res, chunk({ content: w }, null));
+        }
+        // Then silence: the response is left open (no end, no destroy), so only the client's abort or close() settles it.
         return;
       }
 

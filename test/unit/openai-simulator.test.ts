@@ -365,6 +365,68 @@ describe('OpenAI simulator, failures', () => {
     expect(sim.requests[0].endedAt).toBeDefined();
   });
 
+  it('stalls a stream after N content chunks with the connection open, until the client aborts', async () => {
+    sim.enqueue({ type: 'stall', afterChunks: 2 });
+    const controller = new AbortController();
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] }, { signal: controller.signal });
+    const iter = stream[Symbol.asyncIterator]();
+    const contents: Array<string | null | undefined> = [];
+    for (let i = 0; i < 3; i++) contents.push((await iter.next()).value?.choices[0]?.delta?.content);
+    // The opening chunk (role, empty content), then the first two words of the default text.
+    expect(contents).toEqual(['', 'Hello', ' from']);
+    const next = iter.next();
+    const silent = await Promise.race([next.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 300))]);
+    expect(silent).toBe(true);
+    expect(sim.requests[0].endedAt).toBeUndefined();
+    controller.abort();
+    // The client ends an aborted stream quietly.
+    await expect(next).resolves.toMatchObject({ done: true });
+    await sim.waitForRequests(1, 2000);
+    expect(sim.requests[0].aborted).toBe(true);
+  });
+
+  it('stalls a non-stream request before the headers, like hang', async () => {
+    sim.enqueue({ type: 'stall', afterChunks: 3 });
+    const controller = new AbortController();
+    let answered = false;
+    const pending = fetch(`${sim.url}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [] }),
+      signal: controller.signal,
+    }).then((r) => {
+      answered = true;
+      return r;
+    });
+    pending.catch(() => {});
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sim.requests).toHaveLength(1);
+    expect(answered).toBe(false);
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await sim.waitForRequests(1, 2000);
+    expect(sim.requests[0].aborted).toBe(true);
+  });
+
+  it('sends scenario headers with an error: a 429 with retry-after, which the client waits out before retrying', async () => {
+    sim.enqueue({ type: 'error', status: 429, message: 'Rate limit reached', headers: { 'retry-after': '1' } });
+    const e429 = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(e429).toBeInstanceOf(OpenAI.RateLimitError);
+    const headers = (e429 as InstanceType<typeof OpenAI.RateLimitError>).headers;
+    expect(headers.get('retry-after')).toBe('1');
+    // The defaults stay: the OpenAI headers and the JSON content type.
+    expect(headers.get('content-type')).toBe('application/json');
+    expect(headers.get('x-request-id')).toMatch(/^req_/);
+
+    sim.enqueue({ type: 'error', status: 429, headers: { 'retry-after': '1' } }, { type: 'text', text: 'after the wait' });
+    const retrying = new OpenAI({ baseURL: sim.url, apiKey: KEY, maxRetries: 1 });
+    const started = Date.now();
+    const r = await retrying.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
+    expect(r.choices[0].message.content).toBe('after the wait');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(sim.requests.slice(1).map((q) => q.path)).toEqual(['/v1/chat/completions', '/v1/chat/completions']);
+  });
+
   it('records a stream the client abandons midway as aborted', async () => {
     sim.enqueue({ type: 'text', text: Array.from({ length: 30 }, (_, i) => `w${i}`).join(' '), chunkDelayMs: 50 });
     const controller = new AbortController();
