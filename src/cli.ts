@@ -9,6 +9,7 @@ import { KeyService } from './metering/keys.ts';
 import { UsageRecorder } from './metering/usage-recorder.ts';
 import { closeServices, createServices } from './services.ts';
 import { openStore, type Store } from './store/db.ts';
+import { ChangeCounterRepository } from './store/change-counter.repository.ts';
 import { migrateToLatest } from './store/migrate.ts';
 import { parseKeyCreate } from './routes/admin/key-input.ts';
 
@@ -18,7 +19,7 @@ commands:
   serve                      start the gateway (npm start)
   migrate                    apply database migrations and exit
   keys create --name NAME [--quota-tokens N] [--quota-usd USD] [--expires-at ISO|UNIX]
-              [--models a,b] [--rpm N]
+              [--models a,b] [--rpm N] [--tpm N] [--max-concurrency N] [--allowed-ips CIDR,CIDR]
                              create an API key; prints the secret on a line of its own
   keys list                  list API keys (never their secrets)
   keys revoke ID             revoke an API key
@@ -46,7 +47,7 @@ async function serve(argv: string[]): Promise<void> {
   }
   const services = createServices({ config, store, log, adminKeyHash: admin.hash });
   const app = await buildApp(services);
-  services.recorder.start();
+  await services.start();
   await app.listen({ host: config.listen.host, port: config.listen.port });
   // After listen, in the background: a usage record that needs an estimate should not wait ~0.4 s for the tokenizer.
   setImmediate(warmTokenizer);
@@ -93,6 +94,9 @@ async function keysCommand(argv: string[]): Promise<void> {
       'expires-at': { type: 'string' },
       models: { type: 'string' },
       rpm: { type: 'string' },
+      tpm: { type: 'string' },
+      'max-concurrency': { type: 'string' },
+      'allowed-ips': { type: 'string' },
       json: { type: 'boolean' },
     },
   });
@@ -101,6 +105,11 @@ async function keysCommand(argv: string[]): Promise<void> {
   const log = createLogger('warn');
   const recorder = new UsageRecorder(store, log, { intervalMs: 1000, batchSize: 100 });
   const keys = new KeyService(recorder.keysRepository, recorder);
+  // Running gateways poll this counter and reload their cached keys within a second or two.
+  let changed = false;
+  keys.onChange = () => {
+    changed = true;
+  };
   try {
     if (verb === 'create') {
       const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -111,6 +120,9 @@ async function keysCommand(argv: string[]): Promise<void> {
         expires_at: values['expires-at'],
         models: values.models ? values.models.split(',').map((m) => m.trim()).filter(Boolean) : undefined,
         rpm: num(values.rpm),
+        tpm: num(values.tpm),
+        max_concurrency: num(values['max-concurrency']),
+        allowed_ips: values['allowed-ips'] ? values['allowed-ips'].split(',').map((m) => m.trim()).filter(Boolean) : undefined,
       });
       const { view, secret } = await keys.create(input);
       if (values.json) process.stdout.write(`${JSON.stringify({ ...view, key: secret })}\n`);
@@ -126,6 +138,7 @@ async function keysCommand(argv: string[]): Promise<void> {
     } else {
       throw new ConfigError(USAGE);
     }
+    if (changed) await new ChangeCounterRepository(store).bump();
   } finally {
     await store.close();
   }

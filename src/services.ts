@@ -1,12 +1,20 @@
+import { join, resolve } from 'node:path';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.ts';
+import { type IpMatcher, parseIpList } from './core/ip-allow-list.ts';
+import { loadSecretKey, SecretBox } from './core/secret-box.ts';
+import { ChangeWatcher } from './jobs/change-watcher.ts';
 import { KeyService, type KeyState } from './metering/keys.ts';
-import { MemoryRateLimiter, type RateLimiter } from './metering/rate-limiter.ts';
+import { Limiter } from './metering/limiter.ts';
+import { RedisLimitBackend } from './metering/redis-limit-backend.ts';
 import { type MeterDeps, RequestMeter } from './metering/request-meter.ts';
 import { UsageRecorder } from './metering/usage-recorder.ts';
-import { ModelRegistry } from './routing/model-registry.ts';
-import { createUpstream, type Upstream } from './routing/upstreams.ts';
+import type { ModelRegistry } from './routing/model-registry.ts';
+import { UpstreamSet } from './routing/upstream-set.ts';
+import type { Upstream } from './routing/upstreams.ts';
 import type { Store } from './store/db.ts';
+import { openRedis } from './store/redis.ts';
 
 /** Everything the routes need, built once per app; tests build their own. */
 export interface Services {
@@ -14,41 +22,119 @@ export interface Services {
   store: Store;
   log: Logger;
   now: () => number;
-  upstreams: Upstream[];
-  registry: ModelRegistry;
+  upstreamSet: UpstreamSet;
+  /** The live upstreams and their registry (rebuilt when upstreams change at run time). */
+  readonly upstreams: readonly Upstream[];
+  readonly registry: ModelRegistry;
   keys: KeyService;
   recorder: UsageRecorder;
-  rateLimiter: RateLimiter;
+  limiter: Limiter;
+  redis: Redis | undefined;
+  changes: ChangeWatcher;
+  trustedProxies: IpMatcher | undefined;
   /** Hash of the admin key, or undefined when admin routes are closed. */
   adminKeyHash: string | undefined;
   newMeter(requestId: string, key: KeyState | null, endpoint: string, model: string, stream: boolean): RequestMeter;
+  /** Loads stored upstreams and starts the background work (usage flushes, change polling). */
+  start(): Promise<void>;
 }
 
-export function createServices(opts: { config: Config; store: Store; log: Logger; adminKeyHash: string | undefined; now?: () => number }): Services {
+export interface ServiceOptions {
+  config: Config;
+  store: Store;
+  log: Logger;
+  adminKeyHash: string | undefined;
+  now?: () => number;
+  /** SWITCHYARD_SECRET_KEY (defaults to the environment's). */
+  secretKey?: string;
+  /** How often the database's change counter is polled. */
+  changePollMs?: number;
+  /** Prefix of every Redis key (tests share one server). */
+  redisPrefix?: string;
+}
+
+export function createServices(opts: ServiceOptions): Services {
+  const { config, store, log } = opts;
   const now = opts.now ?? Date.now;
-  const recorder = new UsageRecorder(opts.store, opts.log, {
-    intervalMs: opts.config.usage.flush_interval_ms,
-    batchSize: opts.config.usage.flush_batch_size,
+  const dataDir = resolve(config.data_dir);
+  const recorder = new UsageRecorder(store, log, {
+    intervalMs: config.usage.flush_interval_ms,
+    batchSize: config.usage.flush_batch_size,
+    maxBuffered: config.usage.max_buffered,
+    journalPath: join(dataDir, 'usage-journal.ndjson'),
   });
   const keys = new KeyService(recorder.keysRepository, recorder, now);
-  const upstreams = opts.config.upstreams.map(createUpstream);
-  const meterDeps: MeterDeps = { recorder, keys, prices: opts.config.models, log: opts.log, now };
+  const redis = config.redis ? openRedis(config.redis, log) : undefined;
+  const prefix = opts.redisPrefix ?? 'switchyard:';
+  const limiter = new Limiter(
+    log,
+    redis && {
+      backend: new RedisLimitBackend(redis, prefix),
+      ready: () => redis.status === 'ready',
+      onReady: (fn) => redis.on('ready', fn),
+    },
+  );
+  let box: SecretBox | undefined;
+  const sealer = {
+    encrypt: (plain: string): string => requireBox().encrypt(plain),
+    decrypt: (sealed: string): string => requireBox().decrypt(sealed),
+  };
+  const requireBox = (): SecretBox => {
+    if (!box) throw new Error('the secret key is not loaded yet');
+    return box;
+  };
+  const upstreamSet = new UpstreamSet(config.upstreams, config.breaker, store, sealer, log, now);
+  const changes = new ChangeWatcher(
+    store,
+    log,
+    async () => {
+      await Promise.allSettled([keys.refreshAll(), upstreamSet.reload()]);
+    },
+    { pollMs: opts.changePollMs ?? 1000, redis, channel: `${prefix}changes` },
+  );
+  keys.onChange = () => void changes.notify();
+  upstreamSet.onChange = () => void changes.notify();
+  const meterDeps: MeterDeps = { recorder, keys, limiter, prices: config.models, log, now };
   return {
-    config: opts.config,
-    store: opts.store,
-    log: opts.log,
+    config,
+    store,
+    log,
     now,
-    upstreams,
-    registry: new ModelRegistry(upstreams),
+    upstreamSet,
+    get upstreams() {
+      return upstreamSet.upstreams;
+    },
+    get registry() {
+      return upstreamSet.registry;
+    },
     keys,
     recorder,
-    rateLimiter: new MemoryRateLimiter(),
+    limiter,
+    redis,
+    changes,
+    trustedProxies: config.trusted_proxies.length ? parseIpList(config.trusted_proxies, 'trusted_proxies') : undefined,
     adminKeyHash: opts.adminKeyHash,
     newMeter: (requestId, key, endpoint, model, stream) => new RequestMeter(meterDeps, requestId, key, endpoint, model, stream),
+    async start() {
+      const secret = loadSecretKey({ env: opts.secretKey ?? process.env.SWITCHYARD_SECRET_KEY, dataDir });
+      box = new SecretBox(secret.key);
+      if (secret.source === 'generated') {
+        log.info({ path: secret.path }, 'generated the secret key that encrypts upstream credentials; several instances need the same SWITCHYARD_SECRET_KEY');
+      }
+      await recorder.start();
+      try {
+        await upstreamSet.reload();
+      } catch (err) {
+        log.error({ err: { message: (err as Error).message } }, 'could not read stored upstreams; serving the configured ones');
+      }
+      await changes.start();
+    },
   };
 }
 
 export async function closeServices(s: Services): Promise<void> {
+  await s.changes.stop();
   await s.recorder.stop();
   await Promise.all(s.upstreams.map((u) => u.dispatcher.close().catch(() => undefined)));
+  if (s.redis) s.redis.disconnect();
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { validateIpList } from '../core/ip-allow-list.ts';
 
 export const UPSTREAM_TYPES = ['openai', 'azure', 'anthropic', 'gemini'] as const;
 export type UpstreamType = (typeof UPSTREAM_TYPES)[number];
@@ -9,21 +10,80 @@ const optionalSecret = z
   .nullish()
   .transform((v) => (v ? v : undefined));
 
-const upstreamSchema = z
+/** Per-credential request and token limits, so the gateway spreads load before the provider answers 429. */
+const rateLimitFields = {
+  /** Requests per minute. */
+  rpm: z.number().int().positive().optional(),
+  /** Tokens (prompt + completion) per minute. */
+  tpm: z.number().int().positive().optional(),
+};
+
+const credentialSchema = z.union([
+  z.string().min(1),
+  z.object({ key: z.string().min(1), ...rateLimitFields }).strict(),
+]);
+
+const retrySchema = z
+  .object({
+    /** Upstream calls per request (per model of the fallback chain); every candidate upstream gets at least one. */
+    attempts: z.number().int().min(1).max(20).default(3),
+    /** First backoff before calling an upstream again; doubles each time, with jitter. */
+    backoff_ms: z.number().int().nonnegative().default(200),
+    max_backoff_ms: z.number().int().nonnegative().default(5_000),
+    /** A 429's retry-after is honoured up to this; longer waits move on (or fail) at once. */
+    max_retry_after_ms: z.number().int().nonnegative().default(10_000),
+  })
+  .strict();
+
+const upstreamRetrySchema = z
+  .object({
+    /** Calls to this upstream within one request. */
+    attempts: z.number().int().min(1).max(20).optional(),
+    backoff_ms: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+
+const breakerSchema = z
+  .object({
+    /** Consecutive failures that open the breaker. */
+    failures: z.number().int().min(1).default(5),
+    /** How long an open breaker waits before one probe request. */
+    cooldown_ms: z.number().int().positive().default(30_000),
+  })
+  .strict();
+
+export const upstreamSchema = z
   .object({
     name: z.string().min(1).regex(/^[^:\s]+$/, 'must not contain ":" or spaces'),
     type: z.enum(UPSTREAM_TYPES),
     base_url: z.string().url(),
     /** An unset `${VAR}` leaves this empty: treated as no key. */
     api_key: optionalSecret,
+    /** Several credentials used in turn, each with its own health and limits. */
+    api_keys: z.array(credentialSchema).optional(),
     /** Models this upstream serves (client-facing names). Absent: discovered at start-up where the API allows. */
     models: z.array(z.string().min(1)).optional(),
     /** Client-facing name -> upstream model name. */
     model_map: z.record(z.string(), z.string().min(1)).default({}),
-    /** Seconds before the call ends with 504. */
-    timeout: z.number().positive().default(600),
-    /** Share of traffic among upstreams serving the same model. */
+    /** Older name of first_byte_timeout. */
+    timeout: z.number().positive().optional(),
+    /** Seconds to open a connection. */
+    connect_timeout: z.number().positive().default(10),
+    /** Seconds until the answer starts (reasoning models can think for minutes). */
+    first_byte_timeout: z.number().positive().optional(),
+    /** Seconds of silence allowed between stream events (and body chunks). */
+    idle_timeout: z.number().positive().default(300),
+    /** Lower tiers are tried first; the next tier only when a whole tier is down or failed. */
+    priority: z.number().int().default(0),
+    /** Share of traffic among the upstreams of one tier. */
     weight: z.number().nonnegative().default(1),
+    retry: upstreamRetrySchema.optional(),
+    breaker: breakerSchema.partial().optional(),
+    /** Seconds of upstream silence after which an SSE comment keeps the client's connection alive. */
+    stream_keepalive: z.number().positive().optional(),
+    /** false: configured but not routed to. */
+    enabled: z.boolean().default(true),
+    ...rateLimitFields,
     /** Extra headers sent on every call (e.g. OpenRouter's HTTP-Referer). */
     headers: z.record(z.string(), z.string()).default({}),
     /** Azure: api-version query parameter. */
@@ -60,21 +120,43 @@ export const configSchema = z
     upstreams: z.array(upstreamSchema).default([]),
     models: z.record(z.string(), modelInfoSchema).default({}),
     limits: z
-      .object({ max_body_mb: z.number().positive().default(32) })
+      .object({
+        max_body_mb: z.number().positive().default(32),
+        /** Completion tokens reserved for a request that names no max_tokens. */
+        default_max_tokens: z.number().int().positive().default(4096),
+      })
       .strict()
-      .default({ max_body_mb: 32 }),
+      .default({ max_body_mb: 32, default_max_tokens: 4096 }),
+    retry: retrySchema.default({ attempts: 3, backoff_ms: 200, max_backoff_ms: 5_000, max_retry_after_ms: 10_000 }),
+    breaker: breakerSchema.default({ failures: 5, cooldown_ms: 30_000 }),
+    /** Model -> models tried in order when every upstream of the first failed. */
+    fallbacks: z.record(z.string(), z.array(z.string().min(1))).default({}),
+    /** redis://...: shared counters, reservations and change notices for several instances. */
+    redis: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+      .nullish()
+      .transform((v) => (v ? v : undefined)),
+    /** Proxies whose X-Forwarded-For is believed (CIDR list). */
+    trusted_proxies: z.array(z.string()).default([]),
+    /** Where the gateway keeps its files (generated secret key, usage journal). */
+    data_dir: z.string().default('./data'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     usage: z
       .object({
         /** How often buffered usage records are written, in milliseconds. */
         flush_interval_ms: z.number().int().positive().default(200),
         flush_batch_size: z.number().int().positive().default(500),
+        /** Records kept in memory while the database is unreachable; beyond this they go to the journal file. */
+        max_buffered: z.number().int().positive().default(20_000),
       })
       .strict()
-      .default({ flush_interval_ms: 200, flush_batch_size: 500 }),
+      .default({ flush_interval_ms: 200, flush_batch_size: 500, max_buffered: 20_000 }),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    const badProxy = validateIpList(cfg.trusted_proxies);
+    if (badProxy !== undefined) ctx.addIssue({ code: 'custom', path: ['trusted_proxies'], message: `"${badProxy}" is not an IP address or CIDR range` });
     const seen = new Set<string>();
     cfg.upstreams.forEach((u, i) => {
       if (seen.has(u.name)) {
@@ -87,3 +169,5 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 export type UpstreamConfig = Config['upstreams'][number];
 export type ModelInfo = z.infer<typeof modelInfoSchema>;
+export type CredentialConfig = z.infer<typeof credentialSchema>;
+export type BreakerConfig = z.infer<typeof breakerSchema>;

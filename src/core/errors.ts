@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   key_revoked: { status: 401, type: 'invalid_request_error', retryable: false },
   invalid_admin_key: { status: 401, type: 'invalid_request_error', retryable: false },
   model_not_allowed: { status: 403, type: 'invalid_request_error', retryable: false },
+  ip_not_allowed: { status: 403, type: 'invalid_request_error', retryable: false },
   model_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
   not_found: { status: 404, type: 'invalid_request_error', retryable: false },
   unknown_url: { status: 404, type: 'invalid_request_error', retryable: false },

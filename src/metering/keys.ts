@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../core/errors.ts';
+import { type IpMatcher, parseIpList } from '../core/ip-allow-list.ts';
 import type { ApiKeysRepository } from '../store/api-keys.repository.ts';
 import type { ApiKeyRow } from '../store/tables.ts';
 import type { UsageRecorder } from './usage-recorder.ts';
@@ -38,6 +39,9 @@ export interface KeyState {
   expiresAt: number | null;
   models: ReadonlySet<string> | null;
   rpm: number | null;
+  tpm: number | null;
+  maxConcurrency: number | null;
+  allowedIps: IpMatcher | null;
   disabled: boolean;
   deleted: boolean;
 }
@@ -55,6 +59,9 @@ export interface KeyInput {
   expires_at?: number | null;
   models?: string[] | null;
   rpm?: number | null;
+  tpm?: number | null;
+  max_concurrency?: number | null;
+  allowed_ips?: string[] | null;
   disabled?: boolean;
 }
 
@@ -72,6 +79,9 @@ export interface KeyView {
   expires_at: number | null;
   models: string[] | null;
   rpm: number | null;
+  tpm: number | null;
+  max_concurrency: number | null;
+  allowed_ips: string[] | null;
   status: 'active' | 'disabled' | 'expired' | 'exhausted';
   created_at: number;
   last_used_at: number | null;
@@ -87,6 +97,9 @@ export class KeyService {
   /** Seconds a cached key is trusted before a background refresh (picks up changes made by the CLI or another gateway). */
   private readonly ttlMs = 5_000;
   private readonly negativeTtlMs = 1_000;
+
+  /** Told after every change this instance makes, so other instances hear of it. */
+  onChange: () => void = () => undefined;
 
   constructor(
     private readonly repo: ApiKeysRepository,
@@ -107,12 +120,16 @@ export class KeyService {
       expires_at: input.expires_at ?? null,
       models: input.models ? JSON.stringify(input.models) : null,
       rpm: input.rpm ?? null,
+      tpm: input.tpm ?? null,
+      max_concurrency: input.max_concurrency ?? null,
+      allowed_ips: input.allowed_ips ? JSON.stringify(input.allowed_ips) : null,
       disabled: input.disabled ? 1 : 0,
       deleted_at: null,
       created_at: now,
       updated_at: now,
       last_used_at: null,
     });
+    this.onChange();
     return { view: this.view(row), secret };
   }
 
@@ -133,9 +150,15 @@ export class KeyService {
     if (input.expires_at !== undefined) patch.expires_at = input.expires_at;
     if (input.models !== undefined) patch.models = input.models ? JSON.stringify(input.models) : null;
     if (input.rpm !== undefined) patch.rpm = input.rpm;
+    if (input.tpm !== undefined) patch.tpm = input.tpm;
+    if (input.max_concurrency !== undefined) patch.max_concurrency = input.max_concurrency;
+    if (input.allowed_ips !== undefined) patch.allowed_ips = input.allowed_ips ? JSON.stringify(input.allowed_ips) : null;
     if (input.disabled !== undefined) patch.disabled = input.disabled ? 1 : 0;
     const row = await this.repo.update(id, patch);
-    if (row) this.invalidate(row.key_hash);
+    if (row) {
+      this.invalidate(row.key_hash);
+      this.onChange();
+    }
     return row && this.view(row);
   }
 
@@ -144,11 +167,37 @@ export class KeyService {
     if (!row) return false;
     const ok = await this.repo.softDelete(id, this.now());
     this.invalidate(row.key_hash);
+    this.onChange();
     return ok;
   }
 
   private invalidate(hash: string): void {
     this.cache.delete(hash);
+  }
+
+  /**
+   * Another instance (or the CLI) changed some key: reload every cached key in
+   * the background. Entries stay in place until the reload succeeds, so a
+   * database outage never turns known keys away.
+   */
+  async refreshAll(): Promise<void> {
+    const hashes = [...this.cache.entries()].filter(([, e]) => e.state !== null).map(([h]) => h);
+    for (const [h, e] of this.cache) if (e.state === null) this.cache.delete(h);
+    for (let i = 0; i < hashes.length; i += 500) {
+      const rows = await this.repo.findByHashes(hashes.slice(i, i + 500));
+      const loadedAt = this.now();
+      const found = new Set<string>();
+      for (const row of rows) {
+        found.add(row.key_hash);
+        const entry = this.cache.get(row.key_hash);
+        if (entry) {
+          // Keep in-memory charges not yet in the row: toState() adds the recorder's pending ones.
+          entry.state = this.toState(row);
+          entry.loadedAt = loadedAt;
+        }
+      }
+      for (const h of hashes.slice(i, i + 500)) if (!found.has(h)) this.cache.delete(h);
+    }
   }
 
   /**
@@ -207,19 +256,12 @@ export class KeyService {
       expiresAt: row.expires_at,
       models: row.models ? new Set(JSON.parse(row.models) as string[]) : null,
       rpm: row.rpm,
+      tpm: row.tpm,
+      maxConcurrency: row.max_concurrency,
+      allowedIps: row.allowed_ips ? parseIpList(JSON.parse(row.allowed_ips) as string[], 'allowed_ips') : null,
       disabled: row.disabled === 1,
       deleted: row.deleted_at !== null,
     };
-  }
-
-  /** 429 once the key's quota is used up; requests already admitted may still finish (bounded overspend). */
-  assertQuota(state: KeyState): void {
-    if (state.quotaTokens !== null && state.usedTokens >= state.quotaTokens) {
-      throw new GatewayError('insufficient_quota', `You exceeded your current quota: ${state.usedTokens} of ${state.quotaTokens} tokens used.`);
-    }
-    if (state.quotaUsd !== null && state.usedUsd >= state.quotaUsd) {
-      throw new GatewayError('insufficient_quota', `You exceeded your current quota: $${state.usedUsd.toFixed(6)} of $${state.quotaUsd} used.`);
-    }
   }
 
   /** Applies a charge to the in-memory state at once; the recorder writes it later. */
@@ -249,6 +291,9 @@ export class KeyService {
       expires_at: row.expires_at === null ? null : Math.floor(row.expires_at / 1000),
       models: row.models ? (JSON.parse(row.models) as string[]) : null,
       rpm: row.rpm,
+      tpm: row.tpm,
+      max_concurrency: row.max_concurrency,
+      allowed_ips: row.allowed_ips ? (JSON.parse(row.allowed_ips) as string[]) : null,
       status,
       created_at: Math.floor(row.created_at / 1000),
       last_used_at: row.last_used_at === null ? null : Math.floor(row.last_used_at / 1000),

@@ -1,16 +1,23 @@
 import type { Logger } from 'pino';
 import type { Usage } from '../core/canonical.ts';
 import type { ModelInfo } from '../config/schema.ts';
+import { actualsFor } from './admission.ts';
 import type { KeyService, KeyState } from './keys.ts';
+import type { Lease } from './limit-backend.ts';
+import type { Limiter } from './limiter.ts';
 import { computeCostUsd } from './pricing.ts';
 import type { UsageRecorder } from './usage-recorder.ts';
 
-/** How a request ended: `ok` and `abandoned` (client went away) are charged; `failed` is recorded only. */
-export type Outcome = 'ok' | 'abandoned' | 'failed';
+/**
+ * How a request ended: `ok`, `abandoned` (the client went away) and `interrupted`
+ * (the upstream failed mid-stream) are charged for what was delivered; `failed` is recorded only.
+ */
+export type Outcome = 'ok' | 'abandoned' | 'interrupted' | 'failed';
 
 export interface MeterDeps {
   recorder: UsageRecorder;
   keys: KeyService;
+  limiter: Limiter;
   prices: Record<string, ModelInfo>;
   log: Logger;
   now: () => number;
@@ -24,6 +31,11 @@ export class RequestMeter {
   upstream: string | null = null;
   upstreamModel: string | null = null;
   usage: Usage | undefined;
+  /** Upstream calls made (retries and failover included). */
+  attempts = 0;
+  /** The model the client asked for, when a fallback answered. */
+  requestedModel: string | null = null;
+  private leases: Lease[] = [];
   private firstTokenAt: number | undefined;
   private readonly startedAt: number;
   private done = false;
@@ -39,6 +51,11 @@ export class RequestMeter {
     readonly stream: boolean,
   ) {
     this.startedAt = deps.now();
+  }
+
+  /** Limits taken for this request: settled to its real usage when it is recorded. */
+  addLease(lease: Lease): void {
+    if (lease.counters.length > 0) this.leases.push(lease);
   }
 
   markFirstToken(): void {
@@ -75,6 +92,8 @@ export class RequestMeter {
     const cost = computeCostUsd(u, this.deps.prices[this.model]);
     const charged = outcome !== 'failed' && this.key !== null;
     if (charged && this.key) this.deps.keys.charge(this.key, total, cost);
+    for (const lease of this.leases) void this.deps.limiter.release(lease, actualsFor(lease, total, cost, charged), endedAt);
+    this.leases = [];
     this.deps.recorder.record(
       {
         request_id: this.requestId,
@@ -97,6 +116,8 @@ export class RequestMeter {
         latency_ms: endedAt - this.startedAt,
         ttft_ms: this.firstTokenAt === undefined ? null : this.firstTokenAt - this.startedAt,
         created_at: endedAt,
+        attempts: Math.max(1, this.attempts),
+        requested_model: this.requestedModel,
       },
       charged && this.key ? { keyId: this.key.id, tokens: total, usd: cost } : undefined,
     );

@@ -1,3 +1,5 @@
+import { appendFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { Store } from '../store/db.ts';
 import { ApiKeysRepository } from '../store/api-keys.repository.ts';
@@ -14,6 +16,11 @@ export interface Charge {
  * Buffers usage records and key charges and writes them in one transaction per
  * interval, so the request path never waits on a database write. flush() is also
  * called before usage queries (so a finished request is visible at once) and on shutdown.
+ *
+ * While the database is unreachable nothing is lost: records stay in memory up to
+ * `maxBuffered`, older ones are appended to a journal file, and everything is
+ * written when the database returns (also after a restart: start() replays a
+ * journal left behind, charging keys for the records it inserts).
  */
 export class UsageRecorder {
   private records: NewUsageRecord[] = [];
@@ -29,15 +36,25 @@ export class UsageRecorder {
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
-    private readonly opts: { intervalMs: number; batchSize: number },
+    private readonly opts: { intervalMs: number; batchSize: number; maxBuffered?: number; journalPath?: string },
   ) {
     this.keys = new ApiKeysRepository(store);
     this.usage = new UsageRecordsRepository(store);
   }
 
-  start(): void {
+  private journaled = 0;
+  private dbDown = false;
+
+  async start(): Promise<void> {
     this.timer ??= setInterval(() => this.flushQuietly(), this.opts.intervalMs);
     this.timer.unref();
+    // A journal left by an earlier process: its charges never reached the database.
+    await this.replayJournal(true).catch((err: unknown) => this.log.error({ err }, 'usage journal replay failed; will retry'));
+  }
+
+  /** Records waiting in memory and in the journal file. */
+  get backlog(): number {
+    return this.records.length + this.journaled;
   }
 
   record(rec: NewUsageRecord, charge?: Charge): void {
@@ -105,12 +122,85 @@ export class UsageRecorder {
         p.usd -= c.usd;
         if (p.tokens <= 0 && Math.abs(p.usd) < 1e-12) this.pending.delete(c.keyId);
       }
+      if (this.dbDown) {
+        this.dbDown = false;
+        this.log.info('usage records are being written again');
+      }
+      if (this.journaled > 0) await this.replayJournal(false);
     } catch (err) {
       // Keep the records for the next attempt: nothing is lost while the database is away.
       this.records = records.concat(this.records);
-      this.log.error({ err, records: records.length }, 'usage flush failed; will retry');
+      if (!this.dbDown) {
+        this.dbDown = true;
+        this.log.error({ err: { message: (err as Error).message }, records: this.records.length }, 'usage flush failed; keeping records until the database returns');
+      }
+      await this.spill();
       throw err;
     }
+  }
+
+  /** Beyond the in-memory bound, the oldest records go to the journal file (appended, one JSON line each). */
+  private async spill(): Promise<void> {
+    const max = this.opts.maxBuffered ?? Number.POSITIVE_INFINITY;
+    const path = this.opts.journalPath;
+    if (!path || this.records.length <= max) return;
+    const out = this.records.splice(0, this.records.length - Math.floor(max / 2));
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      await appendFile(path, out.map((r) => JSON.stringify(r)).join('\n') + '\n', { mode: 0o600 });
+      this.journaled += out.length;
+    } catch (err) {
+      this.records = out.concat(this.records);
+      this.log.error({ err, path }, 'cannot write the usage journal; keeping records in memory');
+    }
+  }
+
+  /**
+   * Writes the journal's records and removes it. `charge`: apply each inserted
+   * record's cost to its key (the process that wrote the journal is gone, with
+   * its pending charges); a live replay's charges are still pending in memory.
+   */
+  private async replayJournal(charge: boolean): Promise<void> {
+    const path = this.opts.journalPath;
+    if (!path) return;
+    const replaying = `${path}.replaying`;
+    let text: string;
+    try {
+      await rename(path, replaying);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    try {
+      text = await readFile(replaying, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    const rows = text
+      .split('\n')
+      .filter((l) => l.trim())
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as NewUsageRecord];
+        } catch {
+          return []; // A line torn by a crash mid-append.
+        }
+      });
+    for (let i = 0; i < rows.length; i += 500) {
+      const chunk = rows.slice(i, i + 500);
+      await this.store.db.transaction().execute(async (trx) => {
+        const txStore: Store = { ...this.store, db: trx };
+        const repo = new UsageRecordsRepository(txStore);
+        const inserted = charge ? await repo.insertNew(chunk) : (await repo.insertMany(chunk), []);
+        const keys = new ApiKeysRepository(txStore);
+        for (const r of inserted) {
+          if (r.charged === 1 && r.key_id) await keys.addUsage(r.key_id, Number(r.total_tokens ?? 0), Number(r.cost_usd ?? 0), r.created_at);
+        }
+      });
+    }
+    await rm(replaying, { force: true });
+    this.journaled = 0;
+    this.log.info({ records: rows.length }, 'usage journal written to the database');
   }
 
   async stop(): Promise<void> {

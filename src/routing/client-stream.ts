@@ -14,11 +14,35 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = {
  */
 export class ClientStream {
   private closed = false;
+  private keepalive: NodeJS.Timeout | undefined;
+  /** Keep-alive ticks since the last write. */
+  private silentTicks = 0;
 
   constructor(private readonly res: ServerResponse) {
     res.once('close', () => {
       this.closed = true;
+      this.stopKeepalive();
     });
+  }
+
+  /**
+   * While the upstream is silent, an SSE comment every `ms` keeps proxies in
+   * front of the gateway from cutting the connection; clients' parsers ignore
+   * comments. Ticks at a quarter of the period so a write only flips a counter.
+   */
+  keepAlive(ms: number): void {
+    if (ms <= 0 || this.keepalive) return;
+    this.keepalive = setInterval(() => {
+      if (++this.silentTicks < 4 || this.isClosed) return;
+      this.silentTicks = 0;
+      this.res.write(': keepalive\n\n');
+    }, Math.max(1, Math.floor(ms / 4)));
+    this.keepalive.unref();
+  }
+
+  private stopKeepalive(): void {
+    if (this.keepalive) clearInterval(this.keepalive);
+    this.keepalive = undefined;
   }
 
   get isClosed(): boolean {
@@ -32,6 +56,7 @@ export class ClientStream {
 
   async write(text: string): Promise<void> {
     if (!text || this.isClosed) return;
+    this.silentTicks = 0;
     if (this.res.write(text)) return;
     await new Promise<void>((resolve) => {
       const done = (): void => {
@@ -45,6 +70,7 @@ export class ClientStream {
   }
 
   end(text?: string): void {
+    this.stopKeepalive();
     if (this.isClosed) return;
     this.res.end(text);
   }

@@ -2,12 +2,17 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ChatRequest } from '../core/canonical.ts';
 import type { IngressCodec, StreamEncoder } from '../core/codec.ts';
 import { GatewayError } from '../core/errors.ts';
+import { admitKey, limitError, rateCounters, Reservation } from '../metering/admission.ts';
+import type { Lease } from '../metering/limit-backend.ts';
+import type { RequestMeter } from '../metering/request-meter.ts';
 import { ADAPTERS, protocolOf, type WireProtocol } from '../providers/adapters.ts';
-import { admit } from '../routes/v1/admission.ts';
 import type { Services } from '../services.ts';
-import { orderTargets, type Target } from './model-registry.ts';
+import type { Target } from './model-registry.ts';
 import { relayConvert } from './relay-convert.ts';
-import { type PassthroughSpec, relayPassthrough } from './relay-passthrough.ts';
+import { type PassthroughSpec, type RelayResult, relayPassthrough } from './relay-passthrough.ts';
+import { planRoute } from './route-plan.ts';
+import { backoffMs, newTriedState, selectTarget, type TriedState } from './select-target.ts';
+import { type Credential, credentialOrder, type Upstream } from './upstreams.ts';
 
 export interface DispatchSpec {
   /** The client's wire protocol. */
@@ -17,6 +22,10 @@ export interface DispatchSpec {
   endpoint: string;
   model: string;
   stream: boolean;
+  /** Completion ceiling the request names (max_tokens and kin), for reservations. */
+  maxTokens?: number;
+  /** Prompt tokens by the gateway's tokenizer; only called when a token limit or quota needs a reservation. */
+  countPrompt: () => Promise<number>;
   /** Decodes the client body to the canonical request; only called for cross-format targets. */
   decode: () => ChatRequest;
   /** Same-protocol forwarding for a target. */
@@ -25,59 +34,256 @@ export interface DispatchSpec {
   streamContentType?: string;
 }
 
+/** Why an attempt failed, for health and for whether another attempt can help. */
+type FailureClass = 'credentials' | 'retryable' | 'final' | 'client';
+
+function classify(err: GatewayError): FailureClass {
+  if (err.status === 499) return 'client';
+  if (err.upstreamStatus === 401 || err.upstreamStatus === 403) return 'credentials';
+  return err.retryable ? 'retryable' : 'final';
+}
+
+function sleepUnlessClosed(ms: number, reply: FastifyReply): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      reply.raw.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    reply.raw.once('close', done);
+  });
+}
+
 /**
- * Admits a chat-style call and runs it against the model's upstreams in weighted
- * order: same-protocol targets pass through, others convert. A failure before the
- * client saw anything moves on to the next upstream when it is retryable.
+ * Admits a chat-style call (the key's limits, reserved up front) and runs it:
+ * for each model of the fallback chain, upstreams by priority tier and weight,
+ * skipping open breakers and upstreams at their own limits, retrying with
+ * backoff before the first byte reaches the client. Same-protocol targets pass
+ * through; the others convert.
  */
 export async function dispatchChat(services: Services, request: FastifyRequest, reply: FastifyReply, spec: DispatchSpec): Promise<void> {
   const key = request.apiKey;
   if (!key) throw new GatewayError('invalid_api_key', 'Missing API key.');
-  const targets = orderTargets(admit(services, key, spec.model));
-  const meter = services.newMeter(request.id, key, spec.endpoint, targets[0].model, spec.stream);
-  const io = { reply, meter, headers: { 'x-request-id': request.id } };
+  const steps = planRoute(services.registry, services.config.fallbacks, key, spec.model);
+  const reservation = new Reservation(spec.countPrompt, spec.maxTokens ?? services.config.limits.default_max_tokens);
+  const headers: Record<string, string> = { 'x-request-id': request.id };
+  let admission;
+  try {
+    admission = await admitKey(services.limiter, key, reservation, services.config.models[steps[0].model], request.id, services.now(), headers);
+  } catch (err) {
+    reply.headers(headers);
+    throw err;
+  }
+  reply.headers(headers);
+  const meter = services.newMeter(request.id, key, spec.endpoint, steps[0].model, spec.stream);
+  meter.addLease(admission.lease);
+  try {
+    await runSteps(services, request, reply, spec, steps, reservation, meter, headers);
+  } finally {
+    if (!meter.finished) meter.finish('failed', 500, 'internal_error');
+  }
+}
+
+async function runSteps(
+  services: Services,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  spec: DispatchSpec,
+  steps: ReturnType<typeof planRoute>,
+  reservation: Reservation,
+  meter: RequestMeter,
+  headers: Record<string, string>,
+): Promise<void> {
+  const io = { reply, meter, headers };
+  const retry = services.config.retry;
   let canonical: ChatRequest | undefined;
   let lastError: GatewayError | undefined;
+  let attempts = 0;
 
-  for (const target of targets) {
-    if (reply.raw.destroyed) {
-      meter.finish('abandoned', 499, 'client_closed');
-      return;
-    }
-    meter.model = target.model;
-    let result;
-    if (protocolOf(target.upstream.type) === spec.protocol) {
-      result = await relayPassthrough(io, target, spec.passthrough(target));
-    } else {
-      const adapter = ADAPTERS[target.upstream.type];
-      if (!adapter) {
-        lastError = new GatewayError('upstream_error', `Upstream type ${target.upstream.type} cannot serve ${spec.protocol} clients.`, { status: 501, retryable: true });
+  for (const step of steps) {
+    meter.model = step.model;
+    if (step !== steps[0]) meter.requestedModel = steps[0].model;
+    const tried: TriedState = newTriedState();
+    const budget = Math.max(retry.attempts, step.targets.length);
+    const maxCalls = (u: Upstream): number => u.config.retry?.attempts ?? budget;
+    let stepCalls = 0;
+    /** A wait the last failure asked for (a 429's retry-after), applied before calling that upstream again. */
+    const waits = new Map<Upstream, number>();
+
+    while (stepCalls < budget) {
+      if (reply.raw.destroyed) {
+        meter.finish('abandoned', 499, 'client_closed');
+        return;
+      }
+      const now = services.now();
+      const picked = selectTarget(step.targets, tried, now, maxCalls);
+      if (!picked) break;
+      const u = picked.upstream;
+      const previousCalls = tried.calls.get(u) ?? 0;
+      if (previousCalls > 0) {
+        const wait = waits.get(u) ?? backoffMs(u.config.retry?.backoff_ms ?? retry.backoff_ms, retry.max_backoff_ms, previousCalls);
+        await sleepUnlessClosed(wait, reply);
+        if (reply.raw.destroyed) continue;
+      }
+      const slot = await takeCredential(services, u, reservation, request.id);
+      if ('refused' in slot) {
+        tried.excluded.add(u);
+        lastError = slot.refused;
         continue;
       }
+      const target: Target = { ...picked, credential: slot.credential };
+      tried.calls.set(u, previousCalls + 1);
+      stepCalls++;
+      attempts++;
+      headers['x-switchyard-attempts'] = String(attempts);
+      meter.attempts = attempts;
+
+      const startedAt = Date.now();
+      let result: RelayResult;
       try {
-        canonical ??= spec.decode();
+        result = await runAttempt(services, spec, io, target, step, () => (canonical ??= decodeOrFail(spec, meter)));
       } catch (err) {
-        // Bad input is the client's to fix: not metered as an upstream failure.
-        meter.finish('failed', err instanceof GatewayError ? err.status : 400, err instanceof GatewayError ? err.code : 'invalid_request_error');
+        services.limiter.release(slot.lease, new Map(), services.now());
         throw err;
       }
-      result = await relayConvert(io, target, {
-        codec: spec.codec,
-        adapter,
-        request: { ...canonical, model: target.upstreamModel },
-        clientModel: spec.model,
-        streamEncoder: spec.streamEncoder,
-        streamContentType: spec.streamContentType,
-      });
+      if (result.kind === 'done') {
+        u.breaker.success();
+        slot.credential.breaker.success();
+        u.stats.add(services.now(), Date.now() - startedAt, true);
+        meter.addLease(slot.lease);
+        return;
+      }
+
+      // Failed before the client saw anything: nothing it cost counts against the upstream's token window.
+      void services.limiter.release(slot.lease, new Map(), services.now());
+      lastError = result.error;
+      const kind = classify(lastError);
+      const level = kind === 'client' ? 'debug' : 'warn';
+      request.log[level](
+        { upstream: u.name, credential: slot.credential.id, attempt: attempts, code: lastError.code, status: lastError.status, msg: lastError.message },
+        'upstream attempt failed',
+      );
+      if (kind === 'client') {
+        u.breaker.neutral();
+        slot.credential.breaker.neutral();
+        break;
+      }
+      u.stats.add(services.now(), Date.now() - startedAt, false);
+      u.stats.lastError = { at: services.now(), code: lastError.publicCode ?? lastError.code, status: lastError.status };
+      if (kind === 'credentials') {
+        slot.credential.breaker.disable(`upstream answered ${lastError.upstreamStatus}`);
+        u.breaker.neutral();
+        request.log.error({ upstream: u.name, credential: slot.credential.id, status: lastError.upstreamStatus }, 'upstream rejected its credentials: taken out until an admin enables it');
+        // Another credential of the same upstream may still work: the call does not count against it.
+        tried.calls.set(u, previousCalls);
+        continue;
+      }
+      if (kind === 'final') {
+        // The upstream answered and said no to the request itself: its health is fine, and no other upstream would say otherwise.
+        u.breaker.success();
+        slot.credential.breaker.success();
+        break;
+      }
+      u.breaker.failure(services.now());
+      slot.credential.breaker.failure(services.now());
+      if (lastError.upstreamStatus === 429) {
+        const ms = lastError.retryAfterSeconds === undefined ? undefined : lastError.retryAfterSeconds * 1000;
+        if (ms !== undefined && ms > retry.max_retry_after_ms) tried.excluded.add(u);
+        else if (ms !== undefined) waits.set(u, ms);
+      } else {
+        waits.delete(u);
+      }
     }
-    if (result.kind === 'done') return;
-    lastError = result.error;
-    // A client that went away is not the upstream's failure: keep it out of the warnings.
-    const level = lastError.status === 499 ? 'debug' : 'warn';
-    request.log[level]({ upstream: target.upstream.name, code: lastError.code, status: lastError.status, msg: lastError.message }, 'upstream attempt failed');
-    if (!lastError.retryable) break;
+    if (lastError && classify(lastError) === 'final') break;
+    if (reply.raw.destroyed) break;
   }
-  const error = lastError ?? new GatewayError('upstream_unreachable', 'No upstream could serve the request.');
+
+  const error = finalError(lastError);
   meter.finish(error.status === 499 ? 'abandoned' : 'failed', error.status, error.publicCode ?? error.code);
   throw error;
+}
+
+function decodeOrFail(spec: DispatchSpec, meter: RequestMeter): ChatRequest {
+  try {
+    return spec.decode();
+  } catch (err) {
+    // Bad input is the client's to fix: not metered as an upstream failure.
+    meter.finish('failed', err instanceof GatewayError ? err.status : 400, err instanceof GatewayError ? err.code : 'invalid_request_error');
+    throw err;
+  }
+}
+
+async function runAttempt(
+  services: Services,
+  spec: DispatchSpec,
+  io: Parameters<typeof relayPassthrough>[0],
+  target: Target,
+  step: { model: string; clientModel: string },
+  canonical: () => ChatRequest,
+): Promise<RelayResult> {
+  if (protocolOf(target.upstream.type) === spec.protocol) return relayPassthrough(io, target, spec.passthrough(target));
+  const adapter = ADAPTERS[target.upstream.type];
+  if (!adapter) {
+    return {
+      kind: 'failed',
+      error: new GatewayError('upstream_error', `Upstream type ${target.upstream.type} cannot serve ${spec.protocol} clients.`, { status: 501, retryable: true }),
+    };
+  }
+  const req = canonical();
+  return relayConvert(io, target, {
+    codec: spec.codec,
+    adapter,
+    request: { ...req, model: target.upstreamModel },
+    clientModel: step.clientModel,
+    streamEncoder: spec.streamEncoder,
+    streamContentType: spec.streamContentType,
+  });
+}
+
+/**
+ * A credential of the upstream that its breaker and limits allow, in round-robin
+ * order, with the upstream's and the credential's rpm/tpm taken. Refused when the
+ * upstream itself is at its limits or no credential is left.
+ */
+async function takeCredential(
+  services: Services,
+  u: Upstream,
+  reservation: Reservation,
+  requestId: string,
+): Promise<{ credential: Credential; lease: Lease } | { refused: GatewayError }> {
+  const now = services.now();
+  const upstreamCounters = await rateCounters(`up:${u.name}`, u.config, reservation);
+  let refused: GatewayError | undefined;
+  for (const credential of credentialOrder(u, now)) {
+    const counters = [...upstreamCounters, ...(await rateCounters(`cred:${credential.id}`, credential, reservation))];
+    const result = await services.limiter.acquire(counters, `${requestId}:${credential.id}`, now);
+    if (!result.ok || !result.lease) {
+      const which = counters[result.refused ?? 0];
+      refused = limitError(which, result, `upstream ${u.name}`);
+      if (which.key.startsWith('up:')) break;
+      continue;
+    }
+    // A half-open breaker lets one probe through: take it now, at the call.
+    if (!u.breaker.allow(now) || !credential.breaker.allow(now)) {
+      void services.limiter.release(result.lease, new Map(), now);
+      continue;
+    }
+    return { credential, lease: result.lease };
+  }
+  return { refused: refused ?? new GatewayError('upstream_unreachable', `Upstream ${u.name} has no usable credential right now.`) };
+}
+
+/** What the client hears when no attempt succeeded. */
+function finalError(last: GatewayError | undefined): GatewayError {
+  if (!last) return new GatewayError('upstream_unreachable', 'No upstream could serve the request: every upstream of this model is down or disabled.', { status: 503 });
+  // The upstream refused the gateway's own credentials: the caller's key is fine, so not a 401/403 for it.
+  if (last.upstreamStatus === 401 || last.upstreamStatus === 403) {
+    return new GatewayError('upstream_error', `The upstream rejected the gateway's credentials (${last.upstreamStatus}): ${last.message}`, {
+      status: 502,
+      upstreamStatus: last.upstreamStatus,
+    });
+  }
+  return last;
 }

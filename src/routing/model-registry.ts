@@ -1,5 +1,5 @@
 import { GatewayError } from '../core/errors.ts';
-import type { Upstream } from './upstreams.ts';
+import type { Credential, Upstream } from './upstreams.ts';
 
 /** One way to serve a model: which upstream and the name the upstream knows it by. */
 export interface Target {
@@ -7,6 +7,8 @@ export interface Target {
   /** The client-facing name (used for prices, allow-lists and usage records). */
   model: string;
   upstreamModel: string;
+  /** The account one attempt uses; chosen per attempt. */
+  credential?: Credential;
 }
 
 export interface ModelEntry {
@@ -68,25 +70,4 @@ export class ModelRegistry {
 
 function servedNames(u: Upstream): Set<string> {
   return new Set([...(u.config.models ?? []), ...Object.keys(u.config.model_map)]);
-}
-
-/**
- * Orders targets for one request: a weighted random pick first, the rest after it
- * in weighted random order too, so failover spreads like the primary choice.
- */
-export function orderTargets(targets: Target[], random: () => number = Math.random): Target[] {
-  if (targets.length <= 1) return targets;
-  const pool = targets.slice();
-  const out: Target[] = [];
-  while (pool.length > 0) {
-    const total = pool.reduce((s, t) => s + t.upstream.config.weight, 0);
-    let idx = 0;
-    if (total > 0) {
-      let r = random() * total;
-      idx = pool.findIndex((t) => (r -= t.upstream.config.weight) < 0);
-      if (idx === -1) idx = pool.length - 1;
-    }
-    out.push(pool.splice(idx, 1)[0]);
-  }
-  return out;
 }

@@ -26,13 +26,18 @@ export class RelayAttempt {
     private readonly io: RelayIo,
     private readonly target: Target,
   ) {
-    this.signal = new AttemptSignal(target.upstream.timeoutMs);
+    this.signal = new AttemptSignal(target.upstream.firstByteTimeoutMs);
     this.onClose = (): void => {
       if (!io.reply.raw.writableFinished) this.signal.abort('client_closed');
     };
     io.reply.raw.once('close', this.onClose);
     io.meter.upstream = target.upstream.name;
     io.meter.upstreamModel = target.upstreamModel;
+  }
+
+  /** Data arrived: from now on the attempt fails only after `idle_timeout` of silence. */
+  gotData(): void {
+    this.signal.idle(this.target.upstream.idleTimeoutMs);
   }
 
   /** A failure before anything reached the client: the caller may try another upstream. */
@@ -55,7 +60,8 @@ export class RelayAttempt {
     const midStream = midStreamFailure(this.target.upstream, err, this.signal);
     await client.write(encodeError(midStream));
     client.end();
-    meter.finish('failed', midStream.status, midStream.code);
+    // What reached the client is charged; the record keeps the error.
+    meter.finish('interrupted', midStream.status, midStream.code);
     return { kind: 'done' };
   }
 

@@ -53,7 +53,7 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
   const { reply, meter } = io;
   const upstream = target.upstream;
   const req = spec.request;
-  const built = spec.adapter.buildRequest(req, adapterTarget(upstream, target.upstreamModel));
+  const built = spec.adapter.buildRequest(req, adapterTarget(upstream, target.upstreamModel, target.credential));
   const headers: Record<string, string> = { ...io.headers };
   const warnings = [...(req.warnings ?? []), ...built.warnings];
   if (warnings.length > 0) {
@@ -71,11 +71,12 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
   try {
     const res = await callUpstream(upstream, { url: built.url, headers: built.headers, body: built.body }, attempt.signal);
     if (res.statusCode >= 400) {
-      return { kind: 'failed', error: await upstreamHttpError(upstream, res.statusCode, res.body, (t) => spec.adapter.parseError(t)) };
+      return { kind: 'failed', error: await upstreamHttpError(upstream, res.statusCode, res.body, (t) => spec.adapter.parseError(t), res.headers) };
     }
     const contentType = String(res.headers['content-type'] ?? '');
 
     if (!req.stream) {
+      attempt.gotData();
       const text = await res.body.text();
       let result: ChatResult;
       try {
@@ -129,6 +130,7 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
 
     try {
       for await (const chunk of res.body) {
+        attempt.gotData();
         const sse = parser.push(typeof chunk === 'string' ? chunk : utf8.write(chunk as Buffer));
         if (sse.length === 0) continue;
         const events = sse.flatMap((e) => decoder.decode(e));
@@ -141,6 +143,7 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
           }
           reply.hijack();
           client.open(200, { ...SSE_HEADERS, ...(spec.streamContentType ? { 'content-type': spec.streamContentType } : {}), ...headers });
+          if (!spec.streamContentType) client.keepAlive(upstream.keepaliveMs);
           committed = true;
         }
         await emit(events);
@@ -158,6 +161,7 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
           }
           reply.hijack();
           client.open(200, { ...SSE_HEADERS, ...(spec.streamContentType ? { 'content-type': spec.streamContentType } : {}), ...headers });
+          if (!spec.streamContentType) client.keepAlive(upstream.keepaliveMs);
           committed = true;
         }
         await emit(tail);

@@ -65,11 +65,12 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
   try {
     const res = await callUpstream(upstream, { url: spec.url, headers: spec.headers, body: spec.body }, attempt.signal);
     if (res.statusCode >= 400) {
-      return { kind: 'failed', error: await upstreamHttpError(upstream, res.statusCode, res.body, spec.parseError) };
+      return { kind: 'failed', error: await upstreamHttpError(upstream, res.statusCode, res.body, spec.parseError, res.headers) };
     }
     const contentType = String(res.headers['content-type'] ?? '');
 
     if (!spec.stream || !contentType.includes('text/event-stream')) {
+      attempt.gotData();
       const text = await res.body.text();
       let json: unknown;
       try {
@@ -103,6 +104,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
     const commit = (): void => {
       reply.hijack();
       client.open(200, { ...SSE_HEADERS, ...(spec.streamContentType ? { 'content-type': spec.streamContentType } : {}), ...io.headers });
+      if (!spec.streamContentType) client.keepAlive(upstream.keepaliveMs);
       committed = true;
     };
     const firstEventError = (ev: SseEvent): RelayResult | undefined => {
@@ -112,6 +114,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
     };
     try {
       for await (const chunk of res.body) {
+        attempt.gotData();
         const events = parser.push(typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer));
         if (events.length === 0) continue;
         if (!committed) {

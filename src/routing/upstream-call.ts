@@ -4,7 +4,7 @@ import { GatewayError, isRetryableUpstreamStatus, redactSecrets } from '../core/
 import type { UpstreamErrorInfo } from '../providers/openai/openai-api.ts';
 import type { Upstream } from './upstreams.ts';
 
-export type AbortReason = 'timeout' | 'client_closed';
+export type AbortReason = 'timeout' | 'idle' | 'client_closed';
 
 /**
  * One attempt's abort handle: fires on the upstream's timeout, when the client
@@ -21,9 +21,34 @@ export class AttemptSignal extends EventEmitter {
   why: AbortReason | undefined;
   private timer: NodeJS.Timeout | undefined;
 
+  private idleMs = 0;
+  private deadline = 0;
+
   constructor(timeoutMs: number) {
     super();
     this.timer = setTimeout(() => this.abort('timeout'), timeoutMs);
+    this.timer.unref();
+  }
+
+  /**
+   * From now on the attempt fails after `ms` without data (the stream went idle).
+   * Called per chunk, so it only moves a deadline; the timer re-checks it when it fires.
+   */
+  idle(ms: number): void {
+    if (this.aborted) return;
+    this.deadline = Date.now() + ms;
+    if (this.idleMs === ms && this.timer) return;
+    this.idleMs = ms;
+    this.clear();
+    this.armIdle(ms);
+  }
+
+  private armIdle(delay: number): void {
+    this.timer = setTimeout(() => {
+      const left = this.deadline - Date.now();
+      if (left > 0) this.armIdle(left);
+      else this.abort('idle');
+    }, delay);
     this.timer.unref();
   }
 
@@ -72,7 +97,10 @@ export async function callUpstream(upstream: Upstream, req: UpstreamRequest, att
 export function upstreamFailure(upstream: Upstream, err: unknown, attempt: AttemptSignal): GatewayError {
   if (err instanceof GatewayError) return err;
   if (attempt.why === 'timeout') {
-    return new GatewayError('upstream_timeout', `Upstream ${upstream.name} did not answer within ${upstream.config.timeout} s.`, { cause: err });
+    return new GatewayError('upstream_timeout', `Upstream ${upstream.name} did not answer within ${upstream.firstByteTimeoutMs / 1000} s.`, { cause: err });
+  }
+  if (attempt.why === 'idle') {
+    return new GatewayError('upstream_timeout', `Upstream ${upstream.name} stalled: no data for ${upstream.idleTimeoutMs / 1000} s.`, { cause: err });
   }
   if (attempt.why === 'client_closed') {
     return new GatewayError('upstream_error', 'Client closed the request.', { status: 499, retryable: false, cause: err });
@@ -91,7 +119,7 @@ function describeTransportError(upstream: Upstream, err: unknown): { code: strin
 
 /** A failure after the client's stream started: the timeout keeps its 504, anything else is a 502 saying where it broke. */
 export function midStreamFailure(upstream: Upstream, err: unknown, attempt: AttemptSignal): GatewayError {
-  if (attempt.why === 'timeout' || err instanceof GatewayError) return upstreamFailure(upstream, err, attempt);
+  if (attempt.why === 'timeout' || attempt.why === 'idle' || err instanceof GatewayError) return upstreamFailure(upstream, err, attempt);
   const { code, detail } = describeTransportError(upstream, err);
   return new GatewayError('upstream_error', `Upstream ${upstream.name} failed mid-stream (${code}): ${detail}`, { cause: err });
 }
@@ -102,6 +130,7 @@ export async function upstreamHttpError(
   status: number,
   body: Dispatcher.ResponseData['body'],
   parse: (text: string) => UpstreamErrorInfo,
+  headers?: Dispatcher.ResponseData['headers'],
 ): Promise<GatewayError> {
   let text = '';
   try {
@@ -121,5 +150,15 @@ export async function upstreamHttpError(
     retryable: isRetryableUpstreamStatus(status),
     upstreamStatus: status,
     upstreamBody: clean.slice(0, 4000),
+    retryAfterSeconds: status === 429 || status === 503 ? parseRetryAfter(headers?.['retry-after']) : undefined,
   });
+}
+
+/** `retry-after` as seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return undefined;
+  if (/^\d+(\.\d+)?$/.test(v.trim())) return Number(v.trim());
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, (at - Date.now()) / 1000);
 }

@@ -21,6 +21,11 @@ export class ApiKeysRepository {
     return this.store.db.selectFrom('api_keys').selectAll().where('key_hash', '=', hash).executeTakeFirst();
   }
 
+  findByHashes(hashes: string[]): Promise<ApiKeyRow[]> {
+    if (hashes.length === 0) return Promise.resolve([]);
+    return this.store.db.selectFrom('api_keys').selectAll().where('key_hash', 'in', hashes).execute();
+  }
+
   list(): Promise<ApiKeyRow[]> {
     return this.store.db.selectFrom('api_keys').selectAll().where('deleted_at', 'is', null).orderBy('created_at', 'asc').orderBy('id').execute();
   }

@@ -14,6 +14,10 @@ export interface ApiKeysTable {
   /** JSON array of allowed client-facing model names, or null for all. */
   models: string | null;
   rpm: number | null;
+  tpm: number | null;
+  max_concurrency: number | null;
+  /** JSON array of CIDR ranges, or null for any address. */
+  allowed_ips: string | null;
   disabled: Generated<number>;
   deleted_at: number | null;
   created_at: number;
@@ -44,6 +48,25 @@ export interface UsageRecordsTable {
   latency_ms: number;
   ttft_ms: number | null;
   created_at: number;
+  /** Upstream calls made for the request (retries and failover included). */
+  attempts: Generated<number>;
+  /** The model the client asked for, when a fallback model answered. */
+  requested_model: string | null;
+}
+
+export interface UpstreamsTable {
+  name: string;
+  source: 'config' | 'api';
+  config_json: string | null;
+  credentials_enc: string | null;
+  disabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ChangeCounterTable {
+  id: number;
+  value: number;
 }
 
 export interface SettingsTable {
@@ -55,6 +78,8 @@ export interface Database {
   api_keys: ApiKeysTable;
   usage_records: UsageRecordsTable;
   settings: SettingsTable;
+  upstreams: UpstreamsTable;
+  change_counter: ChangeCounterTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -62,3 +87,4 @@ export type NewApiKeyRow = Insertable<ApiKeysTable>;
 export type ApiKeyUpdate = Updateable<ApiKeysTable>;
 export type UsageRecordRow = Selectable<UsageRecordsTable>;
 export type NewUsageRecord = Insertable<UsageRecordsTable>;
+export type UpstreamRow = Selectable<UpstreamsTable>;

@@ -24,7 +24,7 @@ const DAY_MS = 86_400_000;
 const USAGE_COLUMNS = [
   'request_id', 'key_id', 'endpoint', 'model', 'upstream', 'upstream_model', 'stream', 'status', 'error_code',
   'prompt_tokens', 'cached_tokens', 'completion_tokens', 'reasoning_tokens', 'total_tokens', 'cost_usd',
-  'estimated', 'charged', 'latency_ms', 'ttft_ms', 'created_at',
+  'estimated', 'charged', 'latency_ms', 'ttft_ms', 'created_at', 'attempts', 'requested_model',
 ] as const satisfies ReadonlyArray<keyof NewUsageRecord>;
 
 const insertStatements = new WeakMap<SQLite.Database, SQLite.Statement>();
@@ -49,7 +49,7 @@ export class UsageRecordsRepository {
       // One statement prepared once and run per row (inside the caller's transaction) costs
       // about half of building and preparing a fresh multi-row insert every flush.
       const insert = preparedInsert(this.store.sqlite);
-      for (const row of rows) insert.run(row);
+      for (const row of rows) insert.run(row.attempts === undefined || row.requested_model === undefined ? { ...row, attempts: row.attempts ?? 1, requested_model: row.requested_model ?? null } : row);
       return;
     }
     // SQLite allows 32766 bound parameters; 22 columns a row -> chunks of 500 stay well below.
@@ -60,6 +60,20 @@ export class UsageRecordsRepository {
         .onConflict((oc) => oc.column('request_id').doNothing())
         .execute();
     }
+  }
+
+  /** Inserts each row unless its request id is already stored; returns the rows that were new. */
+  async insertNew(rows: NewUsageRecord[]): Promise<NewUsageRecord[]> {
+    const inserted: NewUsageRecord[] = [];
+    for (const row of rows) {
+      const res = await this.store.db
+        .insertInto('usage_records')
+        .values(row)
+        .onConflict((oc) => oc.column('request_id').doNothing())
+        .executeTakeFirst();
+      if (Number(res.numInsertedOrUpdatedRows ?? 0n) > 0) inserted.push(row);
+    }
+    return inserted;
   }
 
   private filtered(f: UsageFilter): SelectQueryBuilder<Database, 'usage_records', object> {

@@ -660,6 +660,8 @@ beforeAll(async () => {
   ]);
   flaky.handler = () => ({ type: 'stream_error_first', errorType: 'overloaded_error', message: 'Overloaded' });
   gw = await startTestGateway({
+    // The matrix checks how one upstream answer is rendered; retries and failover have their own tests.
+    retry: { attempts: 1 },
     upstreams: [
       { name: 'up-openai', type: 'openai', base_url: oai.url, api_key: KEYS.openai, models: ['m-openai'], model_map: { 'm-openai': UPSTREAM_MODEL.openai }, timeout: 10 },
       // Azure's base_url is the resource root: the adapter adds /openai/deployments/{deployment}/...

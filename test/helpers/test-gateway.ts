@@ -6,7 +6,7 @@ import { buildApp } from '../../src/app.ts';
 import { resolveAdminKey } from '../../src/bootstrap.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logger.ts';
-import { closeServices, createServices, type Services } from '../../src/services.ts';
+import { closeServices, createServices, type ServiceOptions, type Services } from '../../src/services.ts';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
 
@@ -28,20 +28,23 @@ export interface TestGateway {
  * A real gateway on 127.0.0.1 with its own SQLite file (or the database URL given),
  * built from a raw config object exactly as a YAML file would give it.
  */
-export async function startTestGateway(rawConfig: Record<string, unknown>, opts: { database?: string } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  rawConfig: Record<string, unknown>,
+  opts: { database?: string; services?: Partial<Pick<ServiceOptions, 'secretKey' | 'changePollMs' | 'redisPrefix'>> } = {},
+): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-test-'));
   const adminKey = 'sk-admin-test-0123456789';
   const config = parseConfig(
-    { database: opts.database ?? `sqlite:${join(dir, 'test.db')}`, admin_key: adminKey, log_level: 'warn', usage: { flush_interval_ms: 100 }, ...rawConfig },
+    { database: opts.database ?? `sqlite:${join(dir, 'test.db')}`, admin_key: adminKey, log_level: 'warn', usage: { flush_interval_ms: 100 }, data_dir: join(dir, 'data'), ...rawConfig },
     'test',
   );
   const store = openStore(config.database);
   await migrateToLatest(store);
   const admin = await resolveAdminKey(config, store);
   const log = createLogger(config.log_level);
-  const services = createServices({ config, store, log, adminKeyHash: admin.hash });
+  const services = createServices({ config, store, log, adminKeyHash: admin.hash, ...opts.services });
   const app = await buildApp(services);
-  services.recorder.start();
+  await services.start();
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('no address');

@@ -37,7 +37,7 @@ limits: { max_body_mb: 8 }
     const cfg = loadConfigFile(path, { ADMIN: 'sk-admin-x', OPENAI_API_KEY: 'sk-up' });
     expect(cfg.listen).toEqual({ host: '127.0.0.1', port: 9999 });
     expect(cfg.admin_key).toBe('sk-admin-x');
-    expect(cfg.upstreams[0]).toMatchObject({ name: 'main', api_key: 'sk-up', timeout: 600, model_map: { 'gpt-3.5-turbo': 'gpt-4o-mini' } });
+    expect(cfg.upstreams[0]).toMatchObject({ name: 'main', api_key: 'sk-up', connect_timeout: 10, idle_timeout: 300, priority: 0, model_map: { 'gpt-3.5-turbo': 'gpt-4o-mini' } });
     expect(cfg.models['gpt-4o-mini'].context_window).toBe(128000);
     expect(cfg.limits.max_body_mb).toBe(8);
   });

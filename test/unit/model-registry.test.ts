@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import { GatewayError } from '../../src/core/errors.ts';
-import { ModelRegistry, orderTargets } from '../../src/routing/model-registry.ts';
+import { ModelRegistry } from '../../src/routing/model-registry.ts';
 import { createUpstream } from '../../src/routing/upstreams.ts';
 
 const cfg = parseConfig(
@@ -15,7 +15,7 @@ const cfg = parseConfig(
   },
   'test',
 );
-const registry = new ModelRegistry(cfg.upstreams.map(createUpstream));
+const registry = new ModelRegistry(cfg.upstreams.map((u) => createUpstream(u, cfg.breaker)));
 
 const targets = (name: string) => registry.resolve(name).map((t) => [t.upstream.name, t.model, t.upstreamModel]);
 
@@ -49,11 +49,5 @@ describe('ModelRegistry', () => {
 
   it('lists client-facing names once each', () => {
     expect(registry.list().map((m) => m.id)).toEqual(['gpt-3.5-turbo', 'gpt-4o', 'gpt-4o-mini', 'llama3:8b']);
-  });
-
-  it('orders targets by weight', () => {
-    const t = registry.resolve('gpt-4o');
-    expect(orderTargets(t, () => 0.1).map((x) => x.upstream.name)).toEqual(['main', 'backup']);
-    expect(orderTargets(t, () => 0.5).map((x) => x.upstream.name)).toEqual(['backup', 'main']);
   });
 });

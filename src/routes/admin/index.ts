@@ -3,12 +3,13 @@ import { GatewayError } from '../../core/errors.ts';
 import type { Services } from '../../services.ts';
 import { adminAuth } from './admin-auth.ts';
 import { parseKeyCreate, parseKeyUpdate } from './key-input.ts';
+import { upstreamRoutes } from './upstreams.ts';
 
 function keyNotFound(id: string): GatewayError {
   return new GatewayError('not_found', `No API key with id '${id}'.`, { param: 'id', publicCode: 'not_found' });
 }
 
-/** The admin API: API keys now; upstreams, usage and the dashboard's needs come later. */
+/** The admin API: API keys and upstreams; usage and the dashboard's needs come later. */
 export function adminRoutes(services: Services) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', adminAuth(services));
@@ -40,5 +41,7 @@ export function adminRoutes(services: Services) {
       if (!(await services.keys.delete(request.params.id))) throw keyNotFound(request.params.id);
       return { id: request.params.id, object: 'api_key', deleted: true };
     });
+
+    await app.register(upstreamRoutes(services));
   };
 }

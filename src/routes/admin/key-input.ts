@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { GatewayError } from '../../core/errors.ts';
+import { validateIpList } from '../../core/ip-allow-list.ts';
 import type { KeyInput } from '../../metering/keys.ts';
 
 /** `expires_at` as ISO 8601 or unix seconds; stored as unix ms. */
@@ -24,6 +25,15 @@ const fields = {
   expires_at: expiresAt,
   models: z.array(z.string().min(1)).nullable(),
   rpm: z.number().int().positive().nullable(),
+  tpm: z.number().int().positive().nullable(),
+  max_concurrency: z.number().int().positive().nullable(),
+  allowed_ips: z
+    .array(z.string().min(1))
+    .nullable()
+    .superRefine((list, ctx) => {
+      const bad = list ? validateIpList(list) : undefined;
+      if (bad !== undefined) ctx.addIssue({ code: 'custom', message: `"${bad}" is not an IP address or CIDR range` });
+    }),
   disabled: z.boolean(),
 };
 
@@ -34,6 +44,9 @@ const createSchema = z.strictObject({
   expires_at: fields.expires_at.optional(),
   models: fields.models.optional(),
   rpm: fields.rpm.optional(),
+  tpm: fields.tpm.optional(),
+  max_concurrency: fields.max_concurrency.optional(),
+  allowed_ips: fields.allowed_ips.optional(),
   disabled: fields.disabled.optional(),
 });
 

@@ -14,9 +14,9 @@ import {
 } from '../../providers/anthropic/anthropic-passthrough.ts';
 import { dispatchChat } from '../../routing/dispatch.ts';
 import { callUpstream, AttemptSignal, upstreamFailure, upstreamHttpError } from '../../routing/upstream-call.ts';
-import { adapterTarget } from '../../routing/upstreams.ts';
+import { planRoute } from '../../routing/route-plan.ts';
+import { adapterTarget, credentialOrder, upstreamAvailable } from '../../routing/upstreams.ts';
 import type { Services } from '../../services.ts';
-import { admit } from '../v1/admission.ts';
 
 interface AnthropicBody {
   model: string;
@@ -59,15 +59,18 @@ export function messagesHandler(services: Services) {
       // anthropic-beta only means something to Anthropic upstreams; adapters of other types ignore it.
       return { ...req, passHeaders: { ...(req.passHeaders ?? {}), ...passHeaders } };
     };
+    const countPrompt = (): Promise<number> => countPromptTokens(countableOrRaw(() => anthropicCodec.decodeRequest(body), body));
     await dispatchChat(services, request, reply, {
       protocol: 'anthropic',
       codec: anthropicCodec,
       endpoint: 'messages',
       model: body.model,
       stream,
+      maxTokens: typeof body.max_tokens === 'number' ? body.max_tokens : undefined,
+      countPrompt,
       decode,
       passthrough: (target) => ({
-        ...anthropicEndpoint(adapterTarget(target.upstream, target.upstreamModel), '/v1/messages', passHeaders),
+        ...anthropicEndpoint(adapterTarget(target.upstream, target.upstreamModel, target.credential), '/v1/messages', passHeaders),
         body: body.model === target.upstreamModel ? raw : JSON.stringify({ ...body, model: target.upstreamModel }),
         stream,
         parseError: parseAnthropicError,
@@ -75,7 +78,7 @@ export function messagesHandler(services: Services) {
         createTap: () => new AnthropicStreamTap(),
         extractUsage: extractAnthropicUsage,
         resultText: collectAnthropicResultText,
-        countPromptTokens: () => countPromptTokens(countableOrRaw(() => anthropicCodec.decodeRequest(body), body)),
+        countPromptTokens: countPrompt,
         countTextTokens,
         encodeStreamError: (err) => encodeSse(JSON.stringify(anthropicCodec.encodeError(err).body), 'error'),
       }),
@@ -92,15 +95,16 @@ export function countTokensHandler(services: Services) {
     const body = readBody({ messages: [], ...(request.body as object) });
     const key = request.apiKey;
     if (!key) throw new GatewayError('invalid_api_key', 'Missing API key.');
-    const targets = admit(services, key, body.model);
-    const anthropicTarget = targets.find((t) => t.upstream.type === 'anthropic');
+    const targets = planRoute(services.registry, {}, key, body.model)[0].targets;
+    const anthropicTarget = targets.find((t) => t.upstream.type === 'anthropic' && upstreamAvailable(t.upstream, services.now()));
     if (anthropicTarget) {
       const u = anthropicTarget.upstream;
-      const attempt = new AttemptSignal(u.timeoutMs);
+      const attempt = new AttemptSignal(u.firstByteTimeoutMs);
       try {
-        const endpoint = anthropicEndpoint(adapterTarget(u, anthropicTarget.upstreamModel), '/v1/messages/count_tokens', clientHeaders(request));
+        const credential = credentialOrder(u, services.now())[0];
+        const endpoint = anthropicEndpoint(adapterTarget(u, anthropicTarget.upstreamModel, credential), '/v1/messages/count_tokens', clientHeaders(request));
         const res = await callUpstream(u, { ...endpoint, body: JSON.stringify({ ...body, model: anthropicTarget.upstreamModel }) }, attempt);
-        if (res.statusCode >= 400) throw await upstreamHttpError(u, res.statusCode, res.body, parseAnthropicError);
+        if (res.statusCode >= 400) throw await upstreamHttpError(u, res.statusCode, res.body, parseAnthropicError, res.headers);
         return (await res.body.json()) as unknown;
       } catch (err) {
         throw upstreamFailure(u, err, attempt);

@@ -14,9 +14,9 @@ import {
 } from '../../providers/gemini/gemini-passthrough.ts';
 import { dispatchChat } from '../../routing/dispatch.ts';
 import { AttemptSignal, callUpstream, upstreamFailure, upstreamHttpError } from '../../routing/upstream-call.ts';
-import { adapterTarget } from '../../routing/upstreams.ts';
+import { planRoute } from '../../routing/route-plan.ts';
+import { adapterTarget, credentialOrder, upstreamAvailable } from '../../routing/upstreams.ts';
 import type { Services } from '../../services.ts';
-import { admit } from '../v1/admission.ts';
 
 const METHODS = new Set(['generateContent', 'streamGenerateContent', 'countTokens']);
 
@@ -50,19 +50,23 @@ export function generateContentHandler(services: Services) {
     const jsonArray = stream && query.alt !== 'sse';
     const raw = request.rawBody ?? Buffer.from(JSON.stringify(body));
     const ctx = { model, requestId: request.id };
+    const countPrompt = (): Promise<number> => countPromptTokens(countableOrRaw(() => geminiCodec.decodeRequest(body, { model, stream }), body));
+    const generation = body.generationConfig as { maxOutputTokens?: unknown } | undefined;
     await dispatchChat(services, request, reply, {
       protocol: 'gemini',
       codec: geminiCodec,
       endpoint: stream ? 'gemini.streamGenerateContent' : 'gemini.generateContent',
       model,
       stream,
+      maxTokens: typeof generation?.maxOutputTokens === 'number' ? generation.maxOutputTokens : undefined,
+      countPrompt,
       decode: () => geminiCodec.decodeRequest(body, { model, stream }),
       streamEncoder: jsonArray ? () => createGeminiStreamEncoder({ ...ctx, streamUsage: true }, { jsonArray: true }) : undefined,
       streamContentType: jsonArray ? 'application/json; charset=utf-8' : undefined,
       passthrough: (target) => {
         const tap = new GeminiStreamTap(jsonArray);
         return {
-          ...geminiEndpoint(adapterTarget(target.upstream, target.upstreamModel), stream),
+          ...geminiEndpoint(adapterTarget(target.upstream, target.upstreamModel, target.credential), stream),
           body: raw,
           stream,
           parseError: parseGeminiError,
@@ -70,7 +74,7 @@ export function generateContentHandler(services: Services) {
           createTap: () => tap,
           extractUsage: extractGeminiUsage,
           resultText: collectGeminiText,
-          countPromptTokens: () => countPromptTokens(countableOrRaw(() => geminiCodec.decodeRequest(body, { model, stream }), body)),
+          countPromptTokens: countPrompt,
           countTextTokens,
           encodeStreamError: (err) => tap.frameError(geminiCodec.encodeError(err).body),
           streamContentType: jsonArray ? 'application/json; charset=utf-8' : undefined,
@@ -85,16 +89,16 @@ export function generateContentHandler(services: Services) {
 async function countTokens(services: Services, request: FastifyRequest, model: string, body: Record<string, unknown>): Promise<unknown> {
   const key = request.apiKey;
   if (!key) throw new GatewayError('invalid_api_key', 'Missing API key.');
-  const targets = admit(services, key, model);
-  const gemini = targets.find((t) => t.upstream.type === 'gemini');
+  const targets = planRoute(services.registry, {}, key, model)[0].targets;
+  const gemini = targets.find((t) => t.upstream.type === 'gemini' && upstreamAvailable(t.upstream, services.now()));
   if (gemini) {
     const u = gemini.upstream;
-    const attempt = new AttemptSignal(u.timeoutMs);
+    const attempt = new AttemptSignal(u.firstByteTimeoutMs);
     try {
-      const target = adapterTarget(u, gemini.upstreamModel);
+      const target = adapterTarget(u, gemini.upstreamModel, credentialOrder(u, services.now())[0]);
       const { headers } = geminiEndpoint(target, false);
       const res = await callUpstream(u, { url: geminiCountTokensUrl(target), headers, body: JSON.stringify(body) }, attempt);
-      if (res.statusCode >= 400) throw await upstreamHttpError(u, res.statusCode, res.body, parseGeminiError);
+      if (res.statusCode >= 400) throw await upstreamHttpError(u, res.statusCode, res.body, parseGeminiError, res.headers);
       return (await res.body.json()) as unknown;
     } catch (err) {
       throw upstreamFailure(u, err, attempt);

@@ -1,4 +1,6 @@
 import type { FastifyRequest } from 'fastify';
+import { GatewayError } from '../../core/errors.ts';
+import { clientAddress } from '../../core/ip-allow-list.ts';
 import type { Services } from '../../services.ts';
 
 /**
@@ -26,6 +28,13 @@ export function presentedKey(request: FastifyRequest): string | undefined {
 export function apiKeyAuth(services: Services) {
   return async (request: FastifyRequest): Promise<void> => {
     if (request.routeOptions.config?.public || request.routeOptions.url === undefined) return;
-    request.apiKey = await services.keys.authenticate(presentedKey(request));
+    const key = await services.keys.authenticate(presentedKey(request));
+    if (key.allowedIps) {
+      const ip = clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], services.trustedProxies);
+      if (!key.allowedIps.matches(ip)) {
+        throw new GatewayError('ip_not_allowed', `This API key cannot be used from your IP address (${ip || 'unknown'}).`, { publicCode: 'ip_not_allowed' });
+      }
+    }
+    request.apiKey = key;
   };
 }

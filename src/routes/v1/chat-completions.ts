@@ -9,6 +9,12 @@ import { encodeOpenAIStreamError } from '../../protocols/openai/openai-error.ts'
 import { dispatchChat } from '../../routing/dispatch.ts';
 import type { Services } from '../../services.ts';
 
+/** The completion ceiling an OpenAI chat body names, if any. */
+function maxCompletionTokens(body: Record<string, unknown>): number | undefined {
+  const v = body.max_completion_tokens ?? body.max_tokens;
+  return typeof v === 'number' && v > 0 ? v : undefined;
+}
+
 /** POST /v1/chat/completions from an OpenAI client. */
 export function chatCompletionsHandler(services: Services) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
@@ -22,10 +28,12 @@ export function chatCompletionsHandler(services: Services) {
       endpoint: 'chat.completions',
       model: body.model,
       stream,
+      maxTokens: maxCompletionTokens(body),
+      countPrompt,
       decode: () => openAICodec.decodeRequest(body),
       passthrough: (target) => {
         const { payload, clientWantsUsage } = prepareOpenAIChatBody(raw, body, target.upstreamModel);
-        const endpoint = openAIEndpoint(target.upstream, target.upstreamModel);
+        const endpoint = openAIEndpoint(target.upstream, target.upstreamModel, target.credential);
         return {
           url: endpoint.url,
           headers: endpoint.headers,
