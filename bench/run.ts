@@ -25,6 +25,9 @@
  *   --profile DIR        run the gateway under `node --cpu-prof`, write the
  *                        profile into DIR and print its top functions
  *                        (CPU figures then include the profiler's overhead)
+ *   --plain-key          measure with a key without limits (default: the key has
+ *                        rpm, tpm and a token quota, all far above what the run
+ *                        uses, so every request reserves and settles them)
  *   --out FILE           also write the results as JSON
  *
  * The mock does a fixed amount of work per request, so its CPU per request is a
@@ -113,6 +116,7 @@ const { values: opts } = parseArgs({
     profile: { type: 'string' },
     floor: { type: 'boolean', default: false },
     out: { type: 'string' },
+    'plain-key': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -535,7 +539,8 @@ async function main(): Promise<void> {
   const created = await fetch(`${gatewayBase}/admin/keys`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'bench' }),
+    // Limits far above what a run uses: every request still counts its prompt, reserves and settles.
+    body: JSON.stringify(opts['plain-key'] ? { name: 'bench' } : { name: 'bench', rpm: 1_000_000_000, tpm: 1_000_000_000_000, quota_tokens: 1_000_000_000_000_000 }),
   });
   if (created.status !== 201) throw new Error(`POST /admin/keys answered ${created.status}: ${await created.text()}`);
   const authorization = `Bearer ${((await created.json()) as { key: string }).key}`;
