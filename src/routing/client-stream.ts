@@ -54,6 +54,13 @@ export class ClientStream {
     this.res.writeHead(status, headers);
   }
 
+  /** Writes at once; false when the client's buffer is full (wait for 'drain' before more). */
+  writeNow(text: string): boolean {
+    if (!text || this.isClosed) return true;
+    this.silentTicks = 0;
+    return this.res.write(text);
+  }
+
   async write(text: string): Promise<void> {
     if (!text || this.isClosed) return;
     this.silentTicks = 0;

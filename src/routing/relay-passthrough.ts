@@ -6,7 +6,8 @@ import type { UpstreamErrorInfo } from '../providers/openai/openai-api.ts';
 import { ClientStream, SSE_HEADERS } from './client-stream.ts';
 import type { Target } from './model-registry.ts';
 import { RelayAttempt, type RelayIo, type RelayResult } from './relay-attempt.ts';
-import { callUpstream, upstreamHttpError } from './upstream-call.ts';
+import { upstreamHttpErrorFromText } from './upstream-call.ts';
+import { UpstreamExchange } from './upstream-exchange.ts';
 
 /** Watches a same-protocol stream as its bytes pass to the client. */
 export interface StreamTap {
@@ -63,15 +64,17 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
   });
 
   try {
-    const res = await callUpstream(upstream, { url: spec.url, headers: spec.headers, body: spec.body }, attempt.signal);
-    if (res.statusCode >= 400) {
-      return { kind: 'failed', error: await upstreamHttpError(upstream, res.statusCode, res.body, spec.parseError, res.headers) };
+    const ex = new UpstreamExchange(upstream, spec.url, 'POST', spec.headers, spec.body, attempt.signal);
+    await ex.head();
+    if (ex.status >= 400) {
+      attempt.gotData();
+      return { kind: 'failed', error: upstreamHttpErrorFromText(upstream, ex.status, await ex.text(), spec.parseError, ex.retryAfter) };
     }
-    const contentType = String(res.headers['content-type'] ?? '');
+    const contentType = ex.contentType;
 
     if (!spec.stream || !contentType.includes('text/event-stream')) {
       attempt.gotData();
-      const text = await res.body.text();
+      const text = await ex.text();
       let json: unknown;
       try {
         json = JSON.parse(text);
@@ -88,8 +91,13 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
       meter.usage = spec.extractUsage(json);
       if (!meter.usage) meter.estimate = () => estimate(spec.resultText(json));
       meter.markFirstToken();
-      reply.code(res.statusCode).headers(io.headers).header('content-type', contentType || 'application/json').send(text);
-      meter.finish('ok', res.statusCode);
+      // Straight to the socket: Fastify's send pipeline has nothing to add to bytes already encoded.
+      reply.hijack();
+      const raw = reply.raw;
+      io.headers['content-type'] = contentType || 'application/json';
+      raw.writeHead(ex.status, io.headers);
+      raw.end(text);
+      meter.finish('ok', ex.status);
       return { kind: 'done' };
     }
 
@@ -101,6 +109,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
     const client = new ClientStream(reply.raw);
     meter.estimate = () => estimate(tap.generatedText());
     let committed = false;
+    let refused: RelayResult | undefined;
     const commit = (): void => {
       reply.hijack();
       client.open(200, { ...SSE_HEADERS, ...(spec.streamContentType ? { 'content-type': spec.streamContentType } : {}), ...io.headers });
@@ -112,23 +121,27 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
       const info = spec.parseError(ev.data);
       return { kind: 'failed', error: new GatewayError('upstream_error', info.message, { publicCode: info.code ?? null }) };
     };
+    const onDrain = (): void => ex.resume();
     try {
-      for await (const chunk of res.body) {
+      await ex.pipe((chunk) => {
         attempt.gotData();
-        const events = parser.push(typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer));
-        if (events.length === 0) continue;
+        const events = parser.push(decoder.write(chunk));
+        if (events.length === 0) return true;
         if (!committed) {
-          const refused = firstEventError(events[0]);
+          refused = firstEventError(events[0]);
           if (refused) {
-            res.body.destroy();
-            return refused;
+            ex.abort(new Error('first event is an error'));
+            return false;
           }
           commit();
         }
         const out = tap.process(events);
         if (tap.sawContent) meter.markFirstToken();
-        await client.write(out);
-      }
+        if (client.writeNow(out)) return true;
+        // The client reads slower than the upstream writes: pause the upstream until it drains.
+        reply.raw.once('drain', onDrain);
+        return false;
+      });
       const tail = decoder.end();
       if (tail) parser.push(tail);
       // An event the upstream left without its closing blank line.
@@ -137,18 +150,21 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
         if (!rest) {
           return { kind: 'failed', error: new GatewayError('upstream_error', `Upstream ${upstream.name} closed the stream without sending an event.`) };
         }
-        const refused = firstEventError(rest);
-        if (refused) return refused;
+        const refusedLast = firstEventError(rest);
+        if (refusedLast) return refusedLast;
         commit();
       }
-      if (rest) await client.write(tap.process([rest]));
+      if (rest) client.writeNow(tap.process([rest]));
       meter.usage = tap.usage;
       client.end(tap.end?.());
       meter.finish(client.isClosed && !reply.raw.writableFinished ? 'abandoned' : 'ok', 200);
       return { kind: 'done' };
     } catch (err) {
+      if (refused) return refused;
       meter.usage = tap.usage;
       return await attempt.failedWhileStreaming(err, committed, client, spec.encodeStreamError);
+    } finally {
+      reply.raw.off('drain', onDrain);
     }
   } catch (err) {
     return attempt.failedBeforeStart(err);

@@ -138,10 +138,22 @@ export async function upstreamHttpError(
   } catch {
     text = '';
   }
+  const retryAfter = headers?.['retry-after'];
+  return upstreamHttpErrorFromText(upstream, status, text, parse, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+}
+
+/** An upstream error body (already read) as a GatewayError: the upstream's status, type, code and message, credentials removed. */
+export function upstreamHttpErrorFromText(
+  upstream: Upstream,
+  status: number,
+  text: string,
+  parse: (text: string) => UpstreamErrorInfo,
+  retryAfter: string | undefined,
+): GatewayError {
   const clean = redactSecrets(text, upstream.secrets);
   const info = parse(clean);
   const message = redactSecrets(info.message, upstream.secrets);
-  // A 401/403 from the upstream is the gateway's credential problem, not the caller's key: say so, keep the status class.
+  // A 401/403 from the upstream is the gateway's credential problem, not the caller's key: dispatch decides what the caller sees.
   return new GatewayError('upstream_error', message, {
     status: status >= 400 && status <= 599 ? status : 502,
     type: info.type ?? (status >= 500 ? 'server_error' : 'invalid_request_error'),
@@ -150,7 +162,7 @@ export async function upstreamHttpError(
     retryable: isRetryableUpstreamStatus(status),
     upstreamStatus: status,
     upstreamBody: clean.slice(0, 4000),
-    retryAfterSeconds: status === 429 || status === 503 ? parseRetryAfter(headers?.['retry-after']) : undefined,
+    retryAfterSeconds: status === 429 || status === 503 ? parseRetryAfter(retryAfter) : undefined,
   });
 }
 
