@@ -8,18 +8,9 @@
  * Usage: node --import tsx bench/floor-dispatch.ts --upstream URL [--port N]
  * Prints `listening PORT` on stdout once ready. Listens on 127.0.0.1 only.
  */
-import { createServer, type ServerResponse } from 'node:http';
-import { parseArgs } from 'node:util';
-import { Agent, type Dispatcher } from 'undici';
-
-const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, upstream: { type: 'string' } } });
-if (!values.upstream) {
-  process.stderr.write('floor-dispatch: --upstream URL is required\n');
-  process.exit(1);
-}
-const target = new URL(values.upstream);
-const dispatcher = new Agent({ connections: 256, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
-const headers = { 'content-type': 'application/json', authorization: 'Bearer sk-upstream' };
+import type { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { serveFloor, UPSTREAM_HEADERS } from './floor-server.ts';
 
 class RelayHandler implements Dispatcher.DispatchHandler {
   private resume: (() => void) | undefined;
@@ -49,23 +40,6 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-const server = createServer({ keepAliveTimeout: 75_000 }, (req, res) => {
-  const parts: Buffer[] = [];
-  req.on('data', (c: Buffer) => parts.push(c));
-  req.on('end', () => {
-    const body = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-    dispatcher.dispatch({ origin: target.origin, path: target.pathname, method: 'POST', headers, body }, new RelayHandler(res));
-  });
+serveFloor('floor-dispatch', ({ upstream, dispatcher, body, res }) => {
+  dispatcher.dispatch({ origin: upstream.origin, path: upstream.pathname, method: 'POST', headers: UPSTREAM_HEADERS, body }, new RelayHandler(res));
 });
-server.listen(Number(values.port), '127.0.0.1', () => {
-  const addr = server.address();
-  process.stdout.write(`listening ${typeof addr === 'object' && addr ? addr.port : 0}\n`);
-});
-const stop = (): void => {
-  server.close();
-  server.closeAllConnections();
-  void dispatcher.close();
-  process.exit(0);
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);

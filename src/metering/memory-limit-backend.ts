@@ -36,17 +36,18 @@ export class MemoryLimitBackend implements LimitBackend {
       if (c.kind === 'window') {
         const w = this.window(c.key, minute);
         const usage = windowUsage(w.previous, w.current, now);
+        // An empty window lets one oversized request through: otherwise it could never pass.
         if (usage + c.amount > c.limit && !(usage === 0 && c.amount > c.limit)) {
-          return this.refusal(i, windowRetryAfterMs(w.previous, w.current, c.limit, c.amount, now), counters, states, now, minute);
+          return this.refusal(i, windowRetryAfterMs(w.previous, w.current, c.limit, c.amount, now), counters, now, minute);
         }
         states.push({ limit: c.limit, remaining: Math.max(0, Math.floor(c.limit - usage - c.amount)), resetMs: windowResetMs(usage + c.amount, c.limit) });
       } else if (c.kind === 'concurrency') {
         const n = this.slots.get(c.key) ?? 0;
-        if (n >= c.limit) return this.refusal(i, 1000, counters, states, now, minute);
+        if (n >= c.limit) return this.refusal(i, 1000, counters, now, minute);
         states.push({ limit: c.limit, remaining: c.limit - n - 1, resetMs: 0 });
       } else {
         const spent = c.used + (this.reserved.get(c.key) ?? 0);
-        if (spent >= c.limit) return this.refusal(i, 0, counters, states, now, minute);
+        if (spent >= c.limit) return this.refusal(i, 0, counters, now, minute);
         states.push({ limit: c.limit, remaining: Math.max(0, c.limit - spent - c.amount), resetMs: 0 });
       }
     }
@@ -54,10 +55,9 @@ export class MemoryLimitBackend implements LimitBackend {
     return { ok: true, retryAfterMs: 0, states, lease: { backend: 'memory', id: leaseId, minute, counters } };
   }
 
-  /** A window that admits nothing can still let one oversized request through when empty: otherwise it could never pass. */
-  private refusal(index: number, retryAfterMs: number, counters: Counter[], states: CounterState[], now: number, minute: number): AcquireResult {
-    for (let j = index; j < counters.length; j++) states.push(this.peek(counters[j], now, minute));
-    return { ok: false, refused: index, retryAfterMs, states };
+  private refusal(index: number, retryAfterMs: number, counters: Counter[], now: number, minute: number): AcquireResult {
+    // A refused request takes nothing: every counter is reported as it stands.
+    return { ok: false, refused: index, retryAfterMs, states: counters.map((c) => this.peek(c, now, minute)) };
   }
 
   private peek(c: Counter, now: number, minute: number): CounterState {

@@ -145,7 +145,10 @@ async function runSteps(
       try {
         result = await runAttempt(services, spec, io, target, step, () => (canonical ??= decodeOrFail(spec, meter)));
       } catch (err) {
-        services.limiter.release(slot.lease, new Map(), services.now());
+        // Bad input found while converting: says nothing of the upstream's health, and frees a half-open probe.
+        u.breaker.neutral();
+        slot.credential.breaker.neutral();
+        void services.limiter.release(slot.lease, new Map(), services.now());
         throw err;
       }
       if (result.kind === 'done') {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { formatZodError } from '../config/load.ts';
 import { type BreakerConfig, type CredentialConfig, type UpstreamConfig, upstreamSchema } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
+import { parseJsonBody } from '../core/parse-json-body.ts';
 import type { Store } from '../store/db.ts';
 import type { UpstreamRow } from '../store/tables.ts';
 import { UpstreamsRepository } from '../store/upstreams.repository.ts';
@@ -97,7 +98,8 @@ export class UpstreamSet {
       const cfg = this.decode(row);
       if (!cfg) continue;
       const u = this.reuse(cfg, 'api', stale);
-      u.disabled = row.disabled === 1 || !cfg.enabled;
+      // The row's switch is the truth for stored upstreams (create and PATCH write `enabled` into it).
+      u.disabled = row.disabled === 1;
       next.push(u);
     }
     for (const u of next) {
@@ -178,17 +180,7 @@ export class UpstreamSet {
 
   /** Validates an admin's upstream body with the config file's schema, naming the bad field. */
   parse(body: unknown, base?: Record<string, unknown>): UpstreamConfig {
-    if (!body || typeof body !== 'object' || Array.isArray(body)) {
-      throw new GatewayError('invalid_request_error', 'The request body must be a JSON object.', { publicCode: null });
-    }
-    const merged = { ...(base ?? {}), ...(body as Record<string, unknown>) };
-    const r = upstreamSchema.safeParse(merged);
-    if (!r.success) {
-      const issue = r.error.issues[0];
-      const param = issue.path.map(String).join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(',') : '');
-      throw new GatewayError('invalid_request_error', `Invalid '${param}': ${issue.message}.`, { param: param || null, publicCode: 'invalid_value' });
-    }
-    return r.data;
+    return parseJsonBody(upstreamSchema, body, base);
   }
 
   private requireBox(): Sealer {

@@ -5,6 +5,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type AnthropicSimulator, startAnthropicSimulator } from '../helpers/anthropic-simulator.ts';
 import { type OpenAISimulator, startOpenAISimulator } from '../helpers/openai-simulator.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
@@ -14,6 +15,7 @@ const BAD = 'sk-upstream-revoked-9876543210';
 let gw: TestGateway;
 let client: OpenAI;
 const sims: Record<string, OpenAISimulator> = {};
+let claude: AnthropicSimulator;
 const NAMES = ['solo', 'slow', 'tierA', 'tierB', 'tierC', 'brk', 'brkBackup', 'creds', 'big', 'small', 'keep'] as const;
 
 const ask = (model: string) => client.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] }).withResponse();
@@ -30,6 +32,7 @@ async function upstreamView(name: string): Promise<{ state: string; credentials:
 
 beforeAll(async () => {
   for (const n of NAMES) sims[n] = await startOpenAISimulator(n === 'creds' ? { apiKey: GOOD } : {});
+  claude = await startAnthropicSimulator();
   const u = (name: string, extra: Record<string, unknown>) => ({ name, type: 'openai', base_url: sims[name].url, api_key: GOOD, ...extra });
   gw = await startTestGateway({
     retry: { attempts: 3, backoff_ms: 20, max_retry_after_ms: 2000 },
@@ -46,6 +49,7 @@ beforeAll(async () => {
       u('big', { models: ['big'] }),
       u('small', { models: ['small'] }),
       u('keep', { models: ['keep'], stream_keepalive: 0.1 }),
+      { name: 'claude', type: 'anthropic', base_url: claude.url, api_key: GOOD, models: ['claude-x'], breaker: { failures: 1, cooldown_ms: 200 } },
     ],
     fallbacks: { big: ['small'] },
   });
@@ -55,6 +59,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   for (const s of Object.values(sims)) await s.close();
+  await claude?.close();
 });
 
 beforeEach(() => {
@@ -205,6 +210,21 @@ describe('circuit breaker', () => {
     expect(sims.brk.requests).toHaveLength(3);
     expect([r1.data.choices[0].message.content, r2.data.choices[0].message.content].sort()).toEqual(['ok', 'recovered']);
     expect((await upstreamView('brk')).state).toBe('healthy');
+  });
+
+  it("bad client input found while converting does not use up a half-open breaker's probe", async () => {
+    claude.enqueue({ type: 'error', status: 500, message: 'overloaded' });
+    expect((await fail('claude-x'))?.status).toBe(500);
+    expect((await upstreamView('claude')).state).toBe('open');
+    await new Promise((r) => setTimeout(r, 250));
+    const bad = await client.chat.completions
+      .create({ model: 'claude-x', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }] })
+      .then(() => undefined, (e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
+    expect(bad?.status).toBe(400);
+    // The next valid request is the probe, and closes the breaker.
+    const { data } = await ask('claude-x');
+    expect(data.choices[0].message.content).toBeTruthy();
+    expect((await upstreamView('claude')).state).toBe('healthy');
   });
 });
 

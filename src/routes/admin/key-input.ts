@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { GatewayError } from '../../core/errors.ts';
 import { validateIpList } from '../../core/ip-allow-list.ts';
+import { parseJsonBody } from '../../core/parse-json-body.ts';
 import type { KeyInput } from '../../metering/keys.ts';
 
 /** `expires_at` as ISO 8601 or unix seconds; stored as unix ms. */
@@ -52,23 +52,10 @@ const createSchema = z.strictObject({
 
 const updateSchema = createSchema.partial();
 
-function parseWith<T>(schema: z.ZodType<T>, body: unknown): T {
-  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new GatewayError('invalid_request_error', 'The request body must be a JSON object.', { publicCode: null });
-  }
-  const r = schema.safeParse(body);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const param = issue.path.map(String).join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(',') : '');
-    throw new GatewayError('invalid_request_error', `Invalid '${param}': ${issue.message}.`, { param: param || null, publicCode: 'invalid_value' });
-  }
-  return r.data;
-}
-
 export function parseKeyCreate(body: unknown): KeyInput & { name: string } {
-  return parseWith(createSchema, body);
+  return parseJsonBody(createSchema, body);
 }
 
 export function parseKeyUpdate(body: unknown): KeyInput {
-  return parseWith(updateSchema, body);
+  return parseJsonBody(updateSchema, body);
 }

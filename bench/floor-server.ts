@@ -1,0 +1,37 @@
+/**
+ * What the two floor relays share: the upstream flag, the upstream pool (same Agent
+ * settings as the gateway's), a bare node:http server on 127.0.0.1 that reads the
+ * request body and hands it on, `listening PORT` on stdout, and a clean stop.
+ */
+import { createServer, type ServerResponse } from 'node:http';
+import { parseArgs } from 'node:util';
+import { Agent } from 'undici';
+
+export function serveFloor(name: string, relay: (ctx: { upstream: URL; dispatcher: Agent; body: Buffer; res: ServerResponse }) => void): void {
+  const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, upstream: { type: 'string' } } });
+  if (!values.upstream) {
+    process.stderr.write(`${name}: --upstream URL is required\n`);
+    process.exit(1);
+  }
+  const upstream = new URL(values.upstream);
+  const dispatcher = new Agent({ connections: 256, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+  const server = createServer({ keepAliveTimeout: 75_000 }, (req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => relay({ upstream, dispatcher, body: parts.length === 1 ? parts[0] : Buffer.concat(parts), res }));
+  });
+  server.listen(Number(values.port), '127.0.0.1', () => {
+    const addr = server.address();
+    process.stdout.write(`listening ${typeof addr === 'object' && addr ? addr.port : 0}\n`);
+  });
+  const stop = (): void => {
+    server.close();
+    server.closeAllConnections();
+    void dispatcher.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+export const UPSTREAM_HEADERS = { 'content-type': 'application/json', authorization: 'Bearer sk-upstream' };
