@@ -40,6 +40,6 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-serveFloor('floor-dispatch', ({ upstream, dispatcher, body, res }) => {
-  dispatcher.dispatch({ origin: upstream.origin, path: upstream.pathname, method: 'POST', headers: UPSTREAM_HEADERS, body }, new RelayHandler(res));
+serveFloor('floor-dispatch', ({ origin, path, dispatcher, body, res }) => {
+  dispatcher.dispatch({ origin, path, method: 'POST', headers: UPSTREAM_HEADERS, body }, new RelayHandler(res));
 });

@@ -11,8 +11,8 @@
 import { request } from 'undici';
 import { serveFloor, UPSTREAM_HEADERS } from './floor-server.ts';
 
-serveFloor('floor-proxy', ({ upstream, dispatcher, body, res }) => {
-  request(upstream, { method: 'POST', headers: UPSTREAM_HEADERS, body, dispatcher }).then(
+serveFloor('floor-proxy', ({ origin, path, dispatcher, body, res }) => {
+  request(origin + path, { method: 'POST', headers: UPSTREAM_HEADERS, body, dispatcher }).then(
     async (up) => {
       res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'application/json') });
       for await (const chunk of up.body) res.write(chunk as Buffer);

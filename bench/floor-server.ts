@@ -7,18 +7,19 @@ import { createServer, type ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Agent } from 'undici';
 
-export function serveFloor(name: string, relay: (ctx: { upstream: URL; dispatcher: Agent; body: Buffer; res: ServerResponse }) => void): void {
+export function serveFloor(name: string, relay: (ctx: { origin: string; path: string; dispatcher: Agent; body: Buffer; res: ServerResponse }) => void): void {
+  // The client's path goes to the upstream's origin: one floor serves /v1/chat/completions and /v1/messages.
   const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, upstream: { type: 'string' } } });
   if (!values.upstream) {
     process.stderr.write(`${name}: --upstream URL is required\n`);
     process.exit(1);
   }
-  const upstream = new URL(values.upstream);
+  const origin = new URL(values.upstream).origin;
   const dispatcher = new Agent({ connections: 256, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
   const server = createServer({ keepAliveTimeout: 75_000 }, (req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => relay({ upstream, dispatcher, body: parts.length === 1 ? parts[0] : Buffer.concat(parts), res }));
+    req.on('end', () => relay({ origin, path: req.url ?? '/', dispatcher, body: parts.length === 1 ? parts[0] : Buffer.concat(parts), res }));
   });
   server.listen(Number(values.port), '127.0.0.1', () => {
     const addr = server.address();

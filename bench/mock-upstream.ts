@@ -4,7 +4,10 @@
  *   - a chat.completion with usage (non-stream), or
  *   - a stream of 20 content chunks, a finish chunk, a usage chunk (only when
  *     stream_options.include_usage is set, as OpenAI does) and `data: [DONE]`,
- *     each event written separately, as a real upstream sends them.
+ *     each event written separately, as a real upstream sends them;
+ * and POST .../v1/messages answers in Anthropic's Messages format: a `message`
+ * with usage, or the documented event sequence (message_start, content_block_start,
+ * 20 content_block_delta, content_block_stop, message_delta with usage, message_stop).
  *
  * Usage: node --import tsx bench/mock-upstream.ts [--port N]
  * Prints `listening PORT` on stdout once ready. Listens on 127.0.0.1 only.
@@ -67,11 +70,45 @@ const USAGE_EVENT = `data: ${JSON.stringify({
 })}\n\n`;
 const DONE_EVENT = 'data: [DONE]\n\n';
 
+const ANTHROPIC_MESSAGE = Buffer.from(
+  JSON.stringify({
+    id: 'msg_bench000000000000000000',
+    type: 'message',
+    role: 'assistant',
+    model: 'bench-claude',
+    content: [{ type: 'text', text: 'Hello! This is a fixed answer from the benchmark upstream, twenty tokens long or so.' }],
+    stop_reason: 'end_turn',
+    stop_sequence: null,
+    usage: { input_tokens: 24, output_tokens: STREAM_CONTENT_CHUNKS, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+  }),
+);
+
+function anthropicEvent(type: string, data: Record<string, unknown>): string {
+  return `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+}
+
+const ANTHROPIC_EVENTS: string[] = [
+  anthropicEvent('message_start', {
+    message: {
+      id: 'msg_bench000000000000000000', type: 'message', role: 'assistant', model: 'bench-claude', content: [],
+      stop_reason: null, stop_sequence: null, usage: { input_tokens: 24, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    },
+  }),
+  anthropicEvent('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+  ...Array.from({ length: STREAM_CONTENT_CHUNKS }, (_, i) => anthropicEvent('content_block_delta', { index: 0, delta: { type: 'text_delta', text: i === 0 ? 'Hello' : ` tok${i}` } })),
+  anthropicEvent('content_block_stop', { index: 0 }),
+  anthropicEvent('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: STREAM_CONTENT_CHUNKS } }),
+  anthropicEvent('message_stop', {}),
+];
+
+const ANTHROPIC_JSON_HEADERS = { 'content-type': 'application/json', 'content-length': String(ANTHROPIC_MESSAGE.length) };
+
 const JSON_HEADERS = { 'content-type': 'application/json', 'content-length': String(COMPLETION.length) };
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
 
 function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
-  if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
+  const messages = req.method === 'POST' && req.url?.endsWith('/v1/messages');
+  if (!messages && (req.method !== 'POST' || !req.url?.endsWith('/chat/completions'))) {
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end('{"error":{"message":"not found","type":"invalid_request_error","code":null,"param":null}}');
     return;
@@ -82,6 +119,17 @@ function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
   } catch {
     res.writeHead(400, { 'content-type': 'application/json' });
     res.end('{"error":{"message":"invalid json","type":"invalid_request_error","code":null,"param":null}}');
+    return;
+  }
+  if (messages) {
+    if (parsed.stream !== true) {
+      res.writeHead(200, ANTHROPIC_JSON_HEADERS);
+      res.end(ANTHROPIC_MESSAGE);
+      return;
+    }
+    res.writeHead(200, SSE_HEADERS);
+    for (let i = 0; i < ANTHROPIC_EVENTS.length - 1; i++) res.write(ANTHROPIC_EVENTS[i]);
+    res.end(ANTHROPIC_EVENTS[ANTHROPIC_EVENTS.length - 1]);
     return;
   }
   if (parsed.stream !== true) {

@@ -17,8 +17,13 @@
  *                        gateway before the first cell, so V8 has optimised the
  *                        hot path (default 5; quick 2)
  *   --loader wrk|autocannon   force a load generator (default: wrk if installed)
- *   --connections 1,64   connection counts to run
- *   --scenarios non-stream,stream   which request kinds to run
+ *   --connections 1,64,256,1024   connection counts to run (the ladder)
+ *   --scenarios all      which request kinds to run: same-format non-stream,
+ *                        stream (OpenAI client, OpenAI upstream), anthropic,
+ *                        anthropic-stream (Anthropic to Anthropic); cross-format
+ *                        openai-to-anthropic[-stream], anthropic-to-openai[-stream]
+ *                        (measured through the gateway only; their target is a
+ *                        ratio to the same-format scenario of the same client)
  *   --floor              also measure the bare node:http + undici.request() relay
  *                        (bench/floor-proxy.ts). The dispatch-handler floor
  *                        (bench/floor-dispatch.ts: node:http in, undici
@@ -70,9 +75,13 @@ const TARGETS = {
   cpuRatio: 1.5,
   /** Added p50 at 1 connection ÷ the floor's added p50. */
   addedP50Ratio: 1.5,
+  /** Cross-format gateway CPU ÷ the same client's same-format gateway CPU. */
+  crossFormatRatio: 2,
 };
 
-type Scenario = 'non-stream' | 'stream';
+type Scenario =
+  | 'non-stream' | 'stream' | 'anthropic' | 'anthropic-stream'
+  | 'openai-to-anthropic' | 'openai-to-anthropic-stream' | 'anthropic-to-openai' | 'anthropic-to-openai-stream';
 /** direct: load generator -> mock; floor: -> bare relay -> mock; gateway: -> Switchyard -> mock. */
 type Path = 'direct' | 'floor' | 'dispatch' | 'gateway';
 type Loader = 'wrk' | 'autocannon';
@@ -114,8 +123,8 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string' },
     'jit-warmup': { type: 'string' },
     loader: { type: 'string' },
-    connections: { type: 'string', default: '1,64' },
-    scenarios: { type: 'string', default: 'non-stream,stream' },
+    connections: { type: 'string', default: '1,64,256,1024' },
+    scenarios: { type: 'string', default: 'all' },
     profile: { type: 'string' },
     floor: { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -132,10 +141,14 @@ const DURATION = positiveInt(opts.duration, opts.quick ? 3 : 10, '--duration');
 const WARMUP = positiveInt(opts.warmup, opts.quick ? 1 : 3, '--warmup');
 const JIT_WARMUP = positiveInt(opts['jit-warmup'], opts.quick ? 2 : 5, '--jit-warmup');
 const CONNECTIONS = opts.connections.split(',').map((c) => positiveInt(c.trim(), 1, '--connections'));
-const SCENARIOS = opts.scenarios.split(',').map((s) => {
+const SCENARIO_NAMES = [
+  'non-stream', 'stream', 'anthropic', 'anthropic-stream',
+  'openai-to-anthropic', 'openai-to-anthropic-stream', 'anthropic-to-openai', 'anthropic-to-openai-stream',
+] as const;
+const SCENARIOS: Scenario[] = (opts.scenarios === 'all' ? [...SCENARIO_NAMES] : opts.scenarios.split(',')).map((s) => {
   const t = s.trim();
-  if (t !== 'non-stream' && t !== 'stream') fail(`--scenarios takes non-stream and/or stream, got "${t}"`);
-  return t;
+  if (!(SCENARIO_NAMES as readonly string[]).includes(t)) fail(`--scenarios takes "all" or some of ${SCENARIO_NAMES.join(', ')}; got "${t}"`);
+  return t as Scenario;
 });
 
 function positiveInt(v: string | undefined, fallback: number, name: string): number {
@@ -410,10 +423,32 @@ const MESSAGES = [
   { role: 'system', content: 'You are a helpful assistant.' },
   { role: 'user', content: 'Say hello in one short sentence.' },
 ];
-const BODIES: Record<Scenario, string> = {
-  'non-stream': JSON.stringify({ model: MODEL, messages: MESSAGES, max_tokens: 64 }),
-  stream: JSON.stringify({ model: MODEL, messages: MESSAGES, max_tokens: 64, stream: true }),
+const ANTHROPIC_MODEL = 'bench-claude';
+const ANTHROPIC_MESSAGES = [{ role: 'user', content: 'Say hello in one short sentence.' }];
+const openaiBody = (model: string, stream: boolean): string => JSON.stringify({ model, messages: MESSAGES, max_tokens: 64, ...(stream ? { stream: true } : {}) });
+const anthropicBody = (model: string, stream: boolean): string =>
+  JSON.stringify({ model, system: 'You are a helpful assistant.', messages: ANTHROPIC_MESSAGES, max_tokens: 64, ...(stream ? { stream: true } : {}) });
+
+interface ScenarioDef {
+  /** Client path on every relay. */
+  path: '/v1/chat/completions' | '/v1/messages';
+  body: string;
+  /** Same format on both sides: also measured direct and through the floor relays. */
+  sameFormat: boolean;
+  /** For cross-format: the same-format scenario of the same client, whose gateway CPU is its yardstick. */
+  twin?: Scenario;
+}
+const DEFS: Record<Scenario, ScenarioDef> = {
+  'non-stream': { path: '/v1/chat/completions', body: openaiBody(MODEL, false), sameFormat: true },
+  stream: { path: '/v1/chat/completions', body: openaiBody(MODEL, true), sameFormat: true },
+  anthropic: { path: '/v1/messages', body: anthropicBody(ANTHROPIC_MODEL, false), sameFormat: true },
+  'anthropic-stream': { path: '/v1/messages', body: anthropicBody(ANTHROPIC_MODEL, true), sameFormat: true },
+  'openai-to-anthropic': { path: '/v1/chat/completions', body: openaiBody(ANTHROPIC_MODEL, false), sameFormat: false, twin: 'non-stream' },
+  'openai-to-anthropic-stream': { path: '/v1/chat/completions', body: openaiBody(ANTHROPIC_MODEL, true), sameFormat: false, twin: 'stream' },
+  'anthropic-to-openai': { path: '/v1/messages', body: anthropicBody(MODEL, false), sameFormat: false, twin: 'anthropic' },
+  'anthropic-to-openai-stream': { path: '/v1/messages', body: anthropicBody(MODEL, true), sameFormat: false, twin: 'anthropic-stream' },
 };
+const BODIES = { 'non-stream': DEFS['non-stream'].body, stream: DEFS.stream.body };
 
 function sseDataLines(text: string): string[] {
   return text
@@ -506,8 +541,10 @@ async function main(): Promise<void> {
       'log_level: warn',
       'upstreams:',
       `  - { name: mock, type: openai, base_url: http://${HOST}:${mock.port}/v1, api_key: sk-upstream, models: [${MODEL}] }`,
+      `  - { name: mock-anthropic, type: anthropic, base_url: http://${HOST}:${mock.port}, api_key: sk-upstream, models: [${ANTHROPIC_MODEL}] }`,
       'models:',
       `  ${MODEL}: { input_price: 0.15, output_price: 0.6 }`,
+      `  ${ANTHROPIC_MODEL}: { input_price: 0.8, output_price: 4 }`,
       '',
     ].join('\n'),
   );
@@ -564,21 +601,28 @@ async function main(): Promise<void> {
       `${JIT_WARMUP} s JIT warm-up per scenario, ${WARMUP} s warm-up + ${DURATION} s per cell, Node ${nodeVersion}, ${cpus().length} CPUs (${cpuModel})`,
   );
 
-  const bodyFiles: Record<Scenario, string> = { 'non-stream': join(tempDir, 'non-stream.json'), stream: join(tempDir, 'stream.json') };
-  for (const s of ['non-stream', 'stream'] as const) writeFileSync(bodyFiles[s], BODIES[s]);
+  const bodyFiles = {} as Record<Scenario, string>;
+  for (const s of SCENARIOS) {
+    bodyFiles[s] = join(tempDir, `${s}.json`);
+    writeFileSync(bodyFiles[s], DEFS[s].body);
+  }
   const load = loader === 'wrk' ? runWrk : runAutocannon;
 
-  const paths: Array<{ path: Path; url: string; relay: Proc | undefined; authorization?: string }> = [
-    { path: 'direct', url: directUrl, relay: undefined },
-    ...(floor && floorUrl ? [{ path: 'floor' as const, url: floorUrl, relay: floor }] : []),
-    { path: 'dispatch', url: dispatchUrl, relay: dispatchFloor },
-    { path: 'gateway', url: gatewayUrl, relay: gateway, authorization },
+  const origin = (url: string): string => new URL(url).origin;
+  const allPaths: Array<{ path: Path; origin: string; relay: Proc | undefined; authorization?: string }> = [
+    { path: 'direct', origin: origin(directUrl), relay: undefined },
+    ...(floor && floorUrl ? [{ path: 'floor' as const, origin: origin(floorUrl), relay: floor }] : []),
+    { path: 'dispatch', origin: origin(dispatchUrl), relay: dispatchFloor },
+    { path: 'gateway', origin: origin(gatewayUrl), relay: gateway, authorization },
   ];
+  /** Cross-format scenarios only make sense through the gateway. */
+  const pathsFor = (scenario: Scenario) =>
+    allPaths.filter((p) => DEFS[scenario].sameFormat || p.path === 'gateway').map((p) => ({ ...p, url: p.origin + DEFS[scenario].path }));
   const serverPids = [mock.pid, gateway.pid, dispatchFloor.pid, ...(floor ? [floor.pid] : [])];
 
   for (const scenario of SCENARIOS) {
-    for (const p of paths.filter((x) => x.relay)) {
-      const r = await load({ url: p.url, bodyFile: bodyFiles[scenario], body: BODIES[scenario], authorization: p.authorization, connections: 64, seconds: JIT_WARMUP });
+    for (const p of pathsFor(scenario).filter((x) => x.relay)) {
+      const r = await load({ url: p.url, bodyFile: bodyFiles[scenario], body: DEFS[scenario].body, authorization: p.authorization, connections: 64, seconds: JIT_WARMUP });
       log(`  JIT warm-up: ${scenario} through the ${p.path}, ${fmt(r.rps, 0)} req/s`);
     }
   }
@@ -586,8 +630,8 @@ async function main(): Promise<void> {
   const cells: Cell[] = [];
   for (const scenario of SCENARIOS) {
     for (const connections of CONNECTIONS) {
-      for (const p of paths) {
-        const spec: LoadSpec = { url: p.url, bodyFile: bodyFiles[scenario], body: BODIES[scenario], authorization: p.authorization, connections, seconds: WARMUP };
+      for (const p of pathsFor(scenario)) {
+        const spec: LoadSpec = { url: p.url, bodyFile: bodyFiles[scenario], body: DEFS[scenario].body, authorization: p.authorization, connections, seconds: WARMUP };
         // A run disturbed by other programs (a test suite on the same machine) is made once more.
         let best: Cell | undefined;
         let attempts = 0;
@@ -604,7 +648,7 @@ async function main(): Promise<void> {
         const cell: Cell = { ...best, attempts };
         cells.push(cell);
         log(
-          `  ${scenario.padEnd(10)} c=${String(connections).padEnd(3)} ${p.path.padEnd(7)} ${fmt(cell.rps, 0).padStart(7)} req/s  ` +
+          `  ${scenario.padEnd(26)} c=${String(connections).padEnd(4)} ${p.path.padEnd(8)} ${fmt(cell.rps, 0).padStart(7)} req/s  ` +
             `p50 ${fmt(cell.p50Ms, 3)} ms  p99 ${fmt(cell.p99Ms, 3)} ms  relay CPU ${fmt(cell.relayCpuUs, 1)} µs/req  ` +
             `other load ${pct(cell.otherLoad[0])} / ${pct(cell.otherLoad[1])}` +
             (cell.errors ? `  ERRORS ${cell.errors}` : ''),
@@ -694,6 +738,18 @@ async function main(): Promise<void> {
       target: `gateway CPU per ${p.scenario} request ≤ ${TARGETS.cpuRatio}x the dispatch floor's (${p.connections} conn)`,
       measured: `${fmt(p.via.relayCpuUs, 1)} µs vs ${fmt(f.via.relayCpuUs, 1)} µs = ${fmt(ratio, 2)}x`,
       met: ratio <= TARGETS.cpuRatio,
+    });
+  }
+  const gatewayCells = cells.filter((c) => c.path === 'gateway');
+  for (const c of gatewayCells) {
+    const twin = DEFS[c.scenario].twin;
+    const t = twin && gatewayCells.find((x) => x.scenario === twin && x.connections === c.connections);
+    if (!t) continue;
+    const ratio = c.relayCpuUs / t.relayCpuUs;
+    verdicts.push({
+      target: `cross-format ${c.scenario} CPU ≤ ${TARGETS.crossFormatRatio}x same-format ${twin} (${c.connections} conn)`,
+      measured: `${fmt(c.relayCpuUs, 1)} µs vs ${fmt(t.relayCpuUs, 1)} µs = ${fmt(ratio, 2)}x`,
+      met: ratio <= TARGETS.crossFormatRatio,
     });
   }
   for (const p of gw.filter((x) => x.connections === 1)) {

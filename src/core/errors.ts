@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   upstream_unreachable: { status: 502, type: 'upstream_error', retryable: true },
   upstream_timeout: { status: 504, type: 'timeout_error', retryable: true },
   server_shutting_down: { status: 503, type: 'server_error', retryable: true },
+  store_unavailable: { status: 503, type: 'server_error', retryable: true },
   internal_error: { status: 500, type: 'server_error', retryable: false },
 } as const satisfies Record<string, ErrorSpec>;
 

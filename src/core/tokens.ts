@@ -33,12 +33,32 @@ export interface CountableMessage {
   images: number;
 }
 
+/**
+ * Counts of longer texts seen recently. Token limits and quotas count every
+ * prompt before it is sent, and chat clients resend the same system prompt and
+ * history on every turn: each of those texts is tokenized once, not per turn.
+ */
+const cache = new Map<string, number>();
+const CACHE_MIN_LENGTH = 64;
+const CACHE_MAX_ENTRIES = 20_000;
+
+function cachedCount(count: CountFn, text: string): number {
+  if (text.length < CACHE_MIN_LENGTH) return count(text);
+  let n = cache.get(text);
+  if (n === undefined) {
+    n = count(text);
+    if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value as string);
+    cache.set(text, n);
+  }
+  return n;
+}
+
 export async function countPromptTokens(messages: CountableMessage[]): Promise<number> {
   const count = await loadCounter();
   let total = TOKENS_PER_REPLY_PRIMER;
   for (const m of messages) {
     total += TOKENS_PER_MESSAGE + m.images * TOKENS_PER_IMAGE;
-    for (const t of m.texts) total += count(t);
+    for (const t of m.texts) total += cachedCount(count, t);
   }
   return total;
 }

@@ -216,7 +216,12 @@ export class KeyService {
     const now = this.now();
     let entry = this.cache.get(hash);
     if (!entry || (entry.state === null && now - entry.loadedAt > this.negativeTtlMs)) {
-      entry = await this.load(hash);
+      try {
+        entry = await this.load(hash);
+      } catch (err) {
+        // A key this instance has never seen cannot be checked while the database is away: a retryable 503, not a 500.
+        throw new GatewayError('store_unavailable', 'The API key cannot be verified right now; try again shortly.', { cause: err });
+      }
     } else if (entry.state && now - entry.loadedAt > this.ttlMs && !entry.refreshing) {
       const stale = entry;
       stale.refreshing = this.load(hash).then(

@@ -40,8 +40,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   ) {
     this.onAbort = (): void => this.abort(signal.reason ?? new Error('aborted'));
     signal.once('abort', this.onAbort);
-    const u = new URL(url);
-    upstream.dispatcher.dispatch({ origin: u.origin, path: u.pathname + u.search, method, headers, body }, this);
+    const { origin, path } = splitUrl(url);
+    upstream.dispatcher.dispatch({ origin, path, method, headers, body }, this);
   }
 
   // ------------------------------------------------------------ undici's handler
@@ -145,4 +145,18 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       this.endReject = reject;
     });
   }
+}
+
+/** Upstream URLs repeat (one per upstream and model): parse each once. */
+const splitCache = new Map<string, { origin: string; path: string }>();
+
+function splitUrl(url: string): { origin: string; path: string } {
+  let hit = splitCache.get(url);
+  if (!hit) {
+    const u = new URL(url);
+    hit = { origin: u.origin, path: u.pathname + u.search };
+    if (splitCache.size >= 1000) splitCache.clear();
+    splitCache.set(url, hit);
+  }
+  return hit;
 }

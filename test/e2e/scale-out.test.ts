@@ -170,7 +170,10 @@ describe.skipIf(!PG_URL)('outages lose nothing', () => {
     try {
       const { key, id } = await gw.createKey({ name: 'db-fault' });
       const c = new OpenAI({ baseURL: gw.baseURL, apiKey: key, maxRetries: 0 });
+      // The key is known (cached) before the outage: that is what keeps it working.
+      const first = await c.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }).withResponse();
       const run = load(c);
+      run.done.push({ status: 200, id: first.response.headers.get('x-request-id') });
       await sleep(300);
       proxy.cut();
       await sleep(10_000);
@@ -189,6 +192,16 @@ describe.skipIf(!PG_URL)('outages lose nothing', () => {
       expect(rows.every((r) => Number(r.total_tokens) === 5 && r.charged === 1)).toBe(true);
       const view = (await (await gw.admin('GET', `/admin/keys/${id}`)).json()) as { used_tokens: number };
       expect(view.used_tokens).toBe(run.done.length * 5);
+
+      // A key never seen before cannot be checked during an outage: 503 in the caller's format, not a 500.
+      const { key: unseen } = await gw.createKey({ name: 'unseen' });
+      proxy.cut();
+      const err = await new OpenAI({ baseURL: gw.baseURL, apiKey: unseen, maxRetries: 0 }).chat.completions
+        .create({ model: 'm', messages: [{ role: 'user', content: 'x' }] })
+        .then(() => undefined, (e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
+      proxy.restore();
+      expect(err?.status).toBe(503);
+      expect(err?.message).toMatch(/cannot be verified right now/);
     } finally {
       await gw.close();
       await proxy.close();
