@@ -4,7 +4,7 @@
  * With N client formats and M upstream types that is N + M converters.
  * Both are pure: no I/O, no clocks except where passed in, no globals.
  */
-import type { ChatRequest, ChatResult, StreamEvent, Warning } from './canonical.ts';
+import type { ChatRequest, ChatResult, StreamEvent, Usage, Warning } from './canonical.ts';
 import type { GatewayError } from './errors.ts';
 import type { SseEvent } from './sse.ts';
 
@@ -73,4 +73,18 @@ export interface StreamDecoder {
   decode(event: SseEvent): StreamEvent[];
   /** Called when the provider's stream ended; returns any closing events (e.g. a finish the provider implied). */
   end(): StreamEvent[];
+}
+
+/** Watches a same-protocol stream as its bytes pass to the client. */
+/** Same-protocol pass-through: implemented per provider, driven by the relay. */
+export interface StreamTap {
+  /** Raw text to forward for these events (events may be dropped). */
+  process(events: SseEvent[]): string;
+  readonly usage: Usage | undefined;
+  /** Whether an event carries generated content (for time to first token). */
+  readonly sawContent: boolean;
+  /** Text generated so far, for a token estimate when no usage came. */
+  generatedText(): string;
+  /** Text that closes the client's stream (Gemini's JSON-array streaming needs a `]`). */
+  end?(): string;
 }

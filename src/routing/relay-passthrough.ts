@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { Usage } from '../core/canonical.ts';
+import type { StreamTap } from '../core/codec.ts';
 import { GatewayError } from '../core/errors.ts';
 import { type SseEvent, SseParser } from '../core/sse.ts';
 import type { UpstreamErrorInfo } from '../providers/openai/openai-api.ts';
@@ -8,19 +9,6 @@ import type { Target } from './model-registry.ts';
 import { RelayAttempt, type RelayIo, type RelayResult } from './relay-attempt.ts';
 import { upstreamHttpErrorFromText } from './upstream-call.ts';
 import { UpstreamExchange } from './upstream-exchange.ts';
-
-/** Watches a same-protocol stream as its bytes pass to the client. */
-export interface StreamTap {
-  /** Raw text to forward for these events (events may be dropped). */
-  process(events: SseEvent[]): string;
-  readonly usage: Usage | undefined;
-  /** Whether an event carries generated content (for time to first token). */
-  readonly sawContent: boolean;
-  /** Text generated so far, for a token estimate when no usage came. */
-  generatedText(): string;
-  /** Text that closes the client's stream (Gemini's JSON-array streaming needs a `]`). */
-  end?(): string;
-}
 
 /** What a protocol contributes to a same-protocol relay. */
 export interface PassthroughSpec {

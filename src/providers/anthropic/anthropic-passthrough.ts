@@ -1,6 +1,6 @@
 import type { Usage } from '../../core/canonical.ts';
 import type { SseEvent } from '../../core/sse.ts';
-import type { StreamTap } from '../../routing/relay-passthrough.ts';
+import type { StreamTap } from '../../core/codec.ts';
 import type { AnthropicUsage } from './anthropic-api.ts';
 import { convertAnthropicUsage, mergeAnthropicUsage } from './convert-anthropic-usage.ts';
 

@@ -1,6 +1,6 @@
 import type { Usage } from '../../core/canonical.ts';
 import type { SseEvent } from '../../core/sse.ts';
-import type { StreamTap } from '../../routing/relay-passthrough.ts';
+import type { StreamTap } from '../../core/codec.ts';
 import type { AdapterTarget } from '../../core/codec.ts';
 import type { GeminiUsageMetadata } from './gemini-api.ts';
 import { convertGeminiUsage } from './convert-gemini-usage.ts';

@@ -3,9 +3,8 @@ import type { AdapterTarget } from '../../core/codec.ts';
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
 
 /**
- * URL and headers of a chat completions call from an adapter target; openAIEndpoint()
- * in openai-request.ts calls it for a configured Upstream (pass-through), so both
- * paths build the same URL.
+ * URL and headers of a chat completions call from an adapter target; the adapter
+ * and the pass-through route both call it, so both paths build the same URL.
  */
 export function openAIChatEndpoint(type: 'openai' | 'azure', target: AdapterTarget): { url: string; headers: Record<string, string> } {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...target.headers };

@@ -1,12 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { countPromptTokens, countTextTokens } from '../../core/tokens.ts';
 import { extractOpenAIUsage, parseOpenAIError } from '../../providers/openai/openai-api.ts';
-import { openAIEndpoint } from '../../providers/openai/openai-request.ts';
+import { openAIChatEndpoint } from '../../providers/openai/openai-chat-endpoint.ts';
 import { collectOpenAIResultText, isOpenAIStreamError, OpenAIStreamTap } from '../../providers/openai/openai-stream-tap.ts';
 import { countableOpenAIMessages, prepareOpenAIChatBody, validateOpenAIChatBody } from '../../protocols/openai/openai-chat-request.ts';
 import { openAICodec } from '../../protocols/openai/openai-codec.ts';
 import { encodeOpenAIStreamError } from '../../protocols/openai/openai-error.ts';
 import { dispatchChat } from '../../routing/dispatch.ts';
+import { adapterTarget } from '../../routing/upstreams.ts';
 import type { Services } from '../../services.ts';
 
 /** The completion ceiling an OpenAI chat body names, if any. */
@@ -33,7 +34,7 @@ export function chatCompletionsHandler(services: Services) {
       decode: () => openAICodec.decodeRequest(body),
       passthrough: (target) => {
         const { payload, clientWantsUsage } = prepareOpenAIChatBody(raw, body, target.upstreamModel);
-        const endpoint = openAIEndpoint(target.upstream, target.upstreamModel, target.credential);
+        const endpoint = openAIChatEndpoint(target.upstream.type === 'azure' ? 'azure' : 'openai', adapterTarget(target.upstream, target.upstreamModel, target.credential));
         return {
           url: endpoint.url,
           headers: endpoint.headers,
