@@ -39,7 +39,7 @@ export interface CountableMessage {
  * history on every turn: each of those texts is tokenized once, not per turn.
  */
 const cache = new Map<string, number>();
-const CACHE_MIN_LENGTH = 64;
+const CACHE_MIN_LENGTH = 16;
 const CACHE_MAX_ENTRIES = 20_000;
 
 function cachedCount(count: CountFn, text: string): number {
