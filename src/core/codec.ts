@@ -87,4 +87,11 @@ export interface StreamTap {
   generatedText(): string;
   /** Text that closes the client's stream (Gemini's JSON-array streaming needs a `]`). */
   end?(): string;
+  /**
+   * Fast path: true when a chunk of whole events holds nothing this tap must
+   * read or change (no usage, nothing to drop), so the relay forwards its bytes
+   * unparsed and hands them to keepRaw() for a later estimate.
+   */
+  passesUnread?(chunk: Buffer): boolean;
+  keepRaw?(chunk: Buffer): void;
 }

@@ -17,6 +17,11 @@ const BOUNDARY = /\r\n\r\n|\n\n|\r\r/;
 export class SseParser {
   private buffer = '';
 
+  /** True when no partial event is held (the next chunk starts a new event). */
+  get atBoundary(): boolean {
+    return this.buffer.length === 0;
+  }
+
   /** Feed a decoded text chunk; returns the events completed by it. */
   push(chunk: string): SseEvent[] {
     this.buffer += chunk;

@@ -61,6 +61,13 @@ export class ClientStream {
     return this.res.write(text);
   }
 
+  /** Bytes as received from the upstream; false when the client's buffer is full. */
+  writeBytes(chunk: Buffer): boolean {
+    if (this.isClosed) return true;
+    this.silentTicks = 0;
+    return this.res.write(chunk);
+  }
+
   async write(text: string): Promise<void> {
     if (!text || this.isClosed) return;
     this.silentTicks = 0;

@@ -111,8 +111,21 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
     };
     const onDrain = (): void => ex.resume();
     try {
+      const unread = tap.passesUnread && tap.keepRaw ? tap : undefined;
+      /** The UTF-8 decoder holds no partial character (the last chunk it saw ended in a newline). */
+      let decoderClean = true;
       await ex.pipe((chunk) => {
         attempt.gotData();
+        // Fast path: whole LF-framed events the tap has no need to read go out as the same bytes, unparsed.
+        const whole = endsWithBlankLine(chunk);
+        if (committed && unread && whole && decoderClean && parser.atBoundary && chunk.indexOf(CR) === -1 && unread.passesUnread?.(chunk)) {
+          unread.keepRaw?.(chunk);
+          meter.markFirstToken();
+          if (client.writeBytes(chunk)) return true;
+          reply.raw.once('drain', onDrain);
+          return false;
+        }
+        decoderClean = chunk.length > 0 && chunk[chunk.length - 1] === LF;
         const events = parser.push(decoder.write(chunk));
         if (events.length === 0) return true;
         if (!committed) {
@@ -159,4 +172,13 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
   } finally {
     attempt.dispose();
   }
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+/** The chunk ends an event (LF framing); a split UTF-8 character cannot end in a newline. */
+function endsWithBlankLine(chunk: Buffer): boolean {
+  const n = chunk.length;
+  return n >= 2 && chunk[n - 1] === LF && chunk[n - 2] === LF;
 }

@@ -1,5 +1,5 @@
 import type { Usage } from '../../core/canonical.ts';
-import type { SseEvent } from '../../core/sse.ts';
+import { type SseEvent, SseParser } from '../../core/sse.ts';
 import type { StreamTap } from '../../core/codec.ts';
 import type { AnthropicUsage } from './anthropic-api.ts';
 import { convertAnthropicUsage, mergeAnthropicUsage } from './convert-anthropic-usage.ts';
@@ -30,6 +30,7 @@ export class AnthropicStreamTap implements StreamTap {
   private wireUsage: AnthropicUsage | undefined;
   sawContent = false;
   private readonly deltas: string[] = [];
+  private readonly rawChunks: Buffer[] = [];
 
   get usage(): Usage | undefined {
     return this.wireUsage && convertAnthropicUsage(this.wireUsage);
@@ -54,9 +55,25 @@ export class AnthropicStreamTap implements StreamTap {
     return out;
   }
 
+  /** Only message_start and message_delta carry usage; a chunk without either passes unread. */
+  passesUnread(chunk: Buffer): boolean {
+    return chunk.indexOf(MESSAGE_START) === -1 && chunk.indexOf(MESSAGE_DELTA) === -1;
+  }
+
+  keepRaw(chunk: Buffer): void {
+    this.rawChunks.push(chunk);
+    this.sawContent = true;
+  }
+
   generatedText(): string {
     let text = '';
-    for (const data of this.deltas) {
+    const raw = this.rawChunks.length
+      ? new SseParser()
+          .push(Buffer.concat(this.rawChunks).toString('utf8'))
+          .filter((e) => e.event === 'content_block_delta')
+          .map((e) => e.data)
+      : [];
+    for (const data of [...this.deltas, ...raw]) {
       try {
         const d = (JSON.parse(data) as { delta?: { text?: string; thinking?: string; partial_json?: string } }).delta ?? {};
         text += d.text ?? d.thinking ?? d.partial_json ?? '';
@@ -67,3 +84,6 @@ export class AnthropicStreamTap implements StreamTap {
     return text;
   }
 }
+
+const MESSAGE_START = Buffer.from('message_start');
+const MESSAGE_DELTA = Buffer.from('message_delta');

@@ -1,5 +1,5 @@
 import type { Usage } from '../../core/canonical.ts';
-import type { SseEvent } from '../../core/sse.ts';
+import { type SseEvent, SseParser } from '../../core/sse.ts';
 import type { StreamTap } from '../../core/codec.ts';
 import { extractOpenAIUsage } from './openai-api.ts';
 
@@ -18,6 +18,8 @@ export class OpenAIStreamTap implements StreamTap {
   sawContent = false;
   /** `data` of every content event, parsed only if an estimate is needed. */
   readonly contentEvents: string[] = [];
+  /** Chunks forwarded unread (see passesUnread), in order after contentEvents' events of earlier chunks. */
+  private readonly rawChunks: Buffer[] = [];
 
   constructor(private readonly clientWantsUsage: boolean) {}
 
@@ -49,10 +51,26 @@ export class OpenAIStreamTap implements StreamTap {
     return out;
   }
 
+  /** No usage object and no end marker: nothing here for the tap. */
+  passesUnread(chunk: Buffer): boolean {
+    return chunk.indexOf(USAGE_BYTES) === -1 && chunk.indexOf(DONE_BYTES) === -1;
+  }
+
+  keepRaw(chunk: Buffer): void {
+    this.rawChunks.push(chunk);
+    this.sawContent = true;
+  }
+
   generatedText(): string {
-    return collectOpenAIStreamText(this.contentEvents);
+    if (this.rawChunks.length === 0) return collectOpenAIStreamText(this.contentEvents);
+    // Estimates only: order between parsed and raw events does not change the token count.
+    const raw = new SseParser().push(Buffer.concat(this.rawChunks).toString('utf8')).map((e) => e.data);
+    return collectOpenAIStreamText([...this.contentEvents, ...raw]);
   }
 }
+
+const USAGE_BYTES = Buffer.from('"usage":{');
+const DONE_BYTES = Buffer.from('[DONE]');
 
 /** Is this the first event of a stream an error object rather than a chunk? */
 export function isOpenAIStreamError(ev: SseEvent): boolean {
