@@ -9,6 +9,15 @@
  * gateway process before and after each measured run, divided by the requests
  * completed. Everything listens on 127.0.0.1 and every run is bounded in time.
  *
+ * Other benches (each with --help):
+ *   (npm run bench -- ...; bench/index.ts picks the bench)
+ *   --streams [--streams N] [--seconds 30] [--interval-ms 100]   N (default 5000) streams open
+ *                        at once against a slow upstream: completion, gateway RSS
+ *                        and fds, the delay the gateway adds per chunk (bench/slow-streams.ts)
+ *   --soak [--minutes 10] [--rate-share 0.7]   steady open-loop load at a share of
+ *                        the measured maximum, mixed stream / non-stream / cross-format:
+ *                        RSS and fd growth, errors, usage log completeness (bench/soak.ts)
+ *
  * Options:
  *   --quick              short runs (about 40 s in all)
  *   --duration SEC       measured seconds per cell (default 10; quick 3)

@@ -1,5 +1,6 @@
 import type { Usage } from '../../core/canonical.ts';
-import { type SseEvent, SseParser } from '../../core/sse.ts';
+import { GeneratedTextBuffer } from '../../core/generated-text-buffer.ts';
+import type { SseEvent } from '../../core/sse.ts';
 import type { StreamTap } from '../../core/codec.ts';
 import type { AnthropicUsage } from './anthropic-api.ts';
 import { convertAnthropicUsage, mergeAnthropicUsage } from './convert-anthropic-usage.ts';
@@ -29,8 +30,8 @@ export function isAnthropicStreamError(ev: SseEvent): boolean {
 export class AnthropicStreamTap implements StreamTap {
   private wireUsage: AnthropicUsage | undefined;
   sawContent = false;
-  private readonly deltas: string[] = [];
-  private readonly rawChunks: Buffer[] = [];
+  /** Content deltas, kept for a token estimate in case no usage arrives. */
+  private readonly generated = new GeneratedTextBuffer(anthropicDeltaText, (ev) => ev.event === 'content_block_delta');
 
   get usage(): Usage | undefined {
     return this.wireUsage && convertAnthropicUsage(this.wireUsage);
@@ -42,7 +43,7 @@ export class AnthropicStreamTap implements StreamTap {
       out += ev.raw;
       if (ev.event === 'content_block_delta') {
         this.sawContent = true;
-        this.deltas.push(ev.data);
+        this.generated.addData(ev.data);
       } else if (ev.event === 'message_start' || ev.event === 'message_delta') {
         try {
           const data = JSON.parse(ev.data) as { message?: { usage?: AnthropicUsage }; usage?: AnthropicUsage };
@@ -61,28 +62,26 @@ export class AnthropicStreamTap implements StreamTap {
   }
 
   keepRaw(chunk: Buffer): void {
-    this.rawChunks.push(chunk);
+    this.generated.addRaw(chunk);
     this.sawContent = true;
   }
 
   generatedText(): string {
-    let text = '';
-    const raw = this.rawChunks.length
-      ? new SseParser()
-          .push(Buffer.concat(this.rawChunks).toString('utf8'))
-          .filter((e) => e.event === 'content_block_delta')
-          .map((e) => e.data)
-      : [];
-    for (const data of [...this.deltas, ...raw]) {
-      try {
-        const d = (JSON.parse(data) as { delta?: { text?: string; thinking?: string; partial_json?: string } }).delta ?? {};
-        text += d.text ?? d.thinking ?? d.partial_json ?? '';
-      } catch {
-        // skip
-      }
-    }
-    return text;
+    return this.generated.toString();
   }
+}
+
+function anthropicDeltaText(datas: readonly string[]): string {
+  let text = '';
+  for (const data of datas) {
+    try {
+      const d = (JSON.parse(data) as { delta?: { text?: string; thinking?: string; partial_json?: string } }).delta ?? {};
+      text += d.text ?? d.thinking ?? d.partial_json ?? '';
+    } catch {
+      // skip
+    }
+  }
+  return text;
 }
 
 const MESSAGE_START = Buffer.from('message_start');

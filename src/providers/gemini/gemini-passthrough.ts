@@ -1,6 +1,7 @@
 import type { Usage } from '../../core/canonical.ts';
 import type { SseEvent } from '../../core/sse.ts';
 import type { StreamTap } from '../../core/codec.ts';
+import { GeneratedTextBuffer } from '../../core/generated-text-buffer.ts';
 import type { AdapterTarget } from '../../core/codec.ts';
 import type { GeminiUsageMetadata } from './gemini-api.ts';
 import { convertGeminiUsage } from './convert-gemini-usage.ts';
@@ -44,7 +45,8 @@ const USAGE = /"usageMetadata"\s*:/;
 export class GeminiStreamTap implements StreamTap {
   usage: Usage | undefined;
   sawContent = false;
-  private readonly chunks: string[] = [];
+  /** Chunks, kept for a token estimate in case no usage arrives. */
+  private readonly generated = new GeneratedTextBuffer(geminiChunksText);
   private opened = false;
 
   constructor(private readonly jsonArray: boolean) {}
@@ -54,7 +56,7 @@ export class GeminiStreamTap implements StreamTap {
     for (const ev of events) {
       if (!ev.data) continue;
       this.sawContent = true;
-      this.chunks.push(ev.data);
+      this.generated.addData(ev.data);
       if (USAGE.test(ev.data)) {
         try {
           const u = extractGeminiUsage(JSON.parse(ev.data));
@@ -90,14 +92,18 @@ export class GeminiStreamTap implements StreamTap {
   }
 
   generatedText(): string {
-    let text = '';
-    for (const c of this.chunks) {
-      try {
-        text += collectGeminiText(JSON.parse(c));
-      } catch {
-        // skip
-      }
-    }
-    return text;
+    return this.generated.toString();
   }
+}
+
+function geminiChunksText(datas: readonly string[]): string {
+  let text = '';
+  for (const c of datas) {
+    try {
+      text += collectGeminiText(JSON.parse(c));
+    } catch {
+      // skip
+    }
+  }
+  return text;
 }

@@ -1,5 +1,6 @@
 import type { Usage } from '../../core/canonical.ts';
-import { type SseEvent, SseParser } from '../../core/sse.ts';
+import { GeneratedTextBuffer } from '../../core/generated-text-buffer.ts';
+import type { SseEvent } from '../../core/sse.ts';
 import type { StreamTap } from '../../core/codec.ts';
 import { extractOpenAIUsage } from './openai-api.ts';
 
@@ -16,10 +17,8 @@ export class OpenAIStreamTap implements StreamTap {
   usage: Usage | undefined;
   sawDone = false;
   sawContent = false;
-  /** `data` of every content event, parsed only if an estimate is needed. */
-  readonly contentEvents: string[] = [];
-  /** Chunks forwarded unread (see passesUnread), in order after contentEvents' events of earlier chunks. */
-  private readonly rawChunks: Buffer[] = [];
+  /** Content events, kept for a token estimate in case no usage arrives. */
+  private readonly generated = new GeneratedTextBuffer(collectOpenAIStreamText);
 
   constructor(private readonly clientWantsUsage: boolean) {}
 
@@ -44,7 +43,7 @@ export class OpenAIStreamTap implements StreamTap {
         // The final usage-only chunk (empty choices) exists only because the gateway asked for it.
         if (!this.clientWantsUsage && usage && EMPTY_CHOICES.test(ev.data)) continue;
       }
-      this.contentEvents.push(ev.data);
+      this.generated.addData(ev.data);
       this.sawContent = true;
       out += ev.raw;
     }
@@ -57,15 +56,12 @@ export class OpenAIStreamTap implements StreamTap {
   }
 
   keepRaw(chunk: Buffer): void {
-    this.rawChunks.push(chunk);
+    this.generated.addRaw(chunk);
     this.sawContent = true;
   }
 
   generatedText(): string {
-    if (this.rawChunks.length === 0) return collectOpenAIStreamText(this.contentEvents);
-    // Estimates only: order between parsed and raw events does not change the token count.
-    const raw = new SseParser().push(Buffer.concat(this.rawChunks).toString('utf8')).map((e) => e.data);
-    return collectOpenAIStreamText([...this.contentEvents, ...raw]);
+    return this.generated.toString();
   }
 }
 
