@@ -14,8 +14,15 @@ import { serveFloor, UPSTREAM_HEADERS } from './floor-server.ts';
 
 class RelayHandler implements Dispatcher.DispatchHandler {
   private resume: (() => void) | undefined;
+  private done = false;
   constructor(private readonly res: ServerResponse) {}
-  onConnect(): void {}
+  onConnect(abort: (err?: Error) => void): void {
+    // A client that leaves (wrk closing its connections at the end of a run) must free the upstream connection:
+    // a paused response would otherwise hold it forever, waiting for a 'drain' that never comes.
+    this.res.once('close', () => {
+      if (!this.done) abort(new Error('client closed'));
+    });
+  }
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true;
     this.resume = resume;
@@ -32,9 +39,12 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     return false;
   }
   onComplete(): void {
+    this.done = true;
     this.res.end();
   }
   onError(err: Error): void {
+    this.done = true;
+    if (this.res.destroyed) return;
     if (!this.res.headersSent) this.res.writeHead(502, { 'content-type': 'application/json' });
     this.res.end(JSON.stringify({ error: { message: String(err), type: 'server_error' } }));
   }
