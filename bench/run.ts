@@ -63,6 +63,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { fmt, freePort, stderrTail, stopChild, table } from './bench-lib.ts';
 import { summariseCpuProfile } from './cpu-profile.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -231,23 +232,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
-async function stopChild(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  await exited;
-  clearTimeout(timer);
-}
 
-/** Collects a child's stderr (bounded) for error messages. */
-function stderrTail(child: ChildProcess): () => string {
-  let text = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    text = (text + d.toString('utf8')).slice(-4000);
-  });
-  return () => text;
-}
 
 function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number, what: string, tail: () => string): Promise<RegExpExecArray> {
   return new Promise((resolvePromise, reject) => {
@@ -268,17 +253,6 @@ function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number, what: s
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolvePromise(port));
-    });
-  });
-}
 
 // ---------------------------------------------------------------- /proc
 
@@ -497,17 +471,7 @@ async function checkAnswers(directUrl: string, gatewayUrl: string, authorization
 
 // ---------------------------------------------------------------- formatting
 
-function fmt(n: number, digits: number): string {
-  return Number.isFinite(n) ? n.toFixed(digits) : '-';
-}
 
-/** A Markdown table: the first `left` columns are labels (left-aligned), the rest figures. */
-function table(header: string[], rows: string[][], left: number): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => (i < left ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-  const sep = `|${widths.map((w, i) => (i < left ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
-  return [line(header), sep, ...rows.map(line)].join('\n');
-}
 
 // ---------------------------------------------------------------- main
 
