@@ -61,7 +61,7 @@ export function printDocComment(fileUrl: string): void {
 const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
 
-function hasCommand(cmd: string): boolean {
+export function hasCommand(cmd: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
     return true;

@@ -58,12 +58,11 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { fmt, freePort, stderrTail, stopChild, table } from './bench-lib.ts';
+import { fmt, freePort, hasCommand, PIN, stderrTail, stopChild, table } from './bench-lib.ts';
 import { summariseCpuProfile } from './cpu-profile.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -182,16 +181,6 @@ function log(message: string): void {
 const children = new Set<ChildProcess>();
 let tempDir: string | undefined;
 
-function hasCommand(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const PIN = hasCommand('taskset') && cpus().length >= 2;
 
 /** Spawns `cmd args` pinned to one CPU (taskset execs, so the pid is the program's own); stdout piped or into a file descriptor. */
 function spawnPinned(cpu: string, cmd: string, args: string[], stdout: 'pipe' | number): ChildProcess {

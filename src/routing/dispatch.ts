@@ -143,7 +143,7 @@ async function runSteps(
       const startedAt = Date.now();
       let result: RelayResult;
       try {
-        result = await runAttempt(services, spec, io, target, step, () => (canonical ??= decodeOrFail(spec, meter)));
+        result = await runAttempt(spec, io, target, step, () => (canonical ??= decodeOrFail(spec, meter)));
       } catch (err) {
         // Bad input found while converting: says nothing of the upstream's health, and frees a half-open probe.
         u.breaker.neutral();
@@ -219,7 +219,6 @@ function decodeOrFail(spec: DispatchSpec, meter: RequestMeter): ChatRequest {
 }
 
 async function runAttempt(
-  services: Services,
   spec: DispatchSpec,
   io: Parameters<typeof relayPassthrough>[0],
   target: Target,

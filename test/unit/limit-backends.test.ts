@@ -6,7 +6,7 @@
  */
 import { Redis } from 'ioredis';
 import { Writable } from 'node:stream';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Counter, type LimitBackend, MINUTE_MS, windowResetMs, windowRetryAfterMs, windowUsage } from '../../src/metering/limit-backend.ts';
 import { Limiter } from '../../src/metering/limiter.ts';
 import { MemoryLimitBackend } from '../../src/metering/memory-limit-backend.ts';
