@@ -52,6 +52,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   };
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJson);
+  // Uploads stay unread here: the upload routes stream them to disk with their own size limit.
+  app.addContentTypeParser('multipart/form-data', (_request, _payload, done) => done(null));
   // Clients that forget the content type (curl -d) still mean JSON.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, parseJson);
 

@@ -15,6 +15,7 @@ import { UpstreamSet } from './routing/upstream-set.ts';
 import type { Upstream } from './routing/upstreams.ts';
 import type { Store } from './store/db.ts';
 import { openRedis } from './store/redis.ts';
+import { StoredResponsesRepository } from './store/stored-responses.repository.ts';
 
 /** Everything the routes need, built once per app; tests build their own. */
 export interface Services {
@@ -34,6 +35,8 @@ export interface Services {
   trustedProxies: IpMatcher | undefined;
   /** Hash of the admin key, or undefined when admin routes are closed. */
   adminKeyHash: string | undefined;
+  /** Responses stored for GET /v1/responses/{id} and previous_response_id. */
+  responses: StoredResponsesRepository;
   newMeter(requestId: string, key: KeyState | null, endpoint: string, model: string, stream: boolean): RequestMeter;
   /** Loads stored upstreams and starts the background work (usage flushes, change polling). */
   start(): Promise<void>;
@@ -114,6 +117,7 @@ export function createServices(opts: ServiceOptions): Services {
     changes,
     trustedProxies: config.trusted_proxies.length ? parseIpList(config.trusted_proxies, 'trusted_proxies') : undefined,
     adminKeyHash: opts.adminKeyHash,
+    responses: new StoredResponsesRepository(store),
     newMeter: (requestId, key, endpoint, model, stream) => new RequestMeter(meterDeps, requestId, key, endpoint, model, stream),
     async start() {
       const secret = loadSecretKey({ env: opts.secretKey ?? process.env.SWITCHYARD_SECRET_KEY, dataDir });

@@ -83,6 +83,12 @@ export const upstreamSchema = z
     stream_keepalive: z.number().positive().optional(),
     /** false: configured but not routed to. */
     enabled: z.boolean().default(true),
+    /**
+     * How /v1/responses reaches an OpenAI-compatible upstream: `native` passes it through to the
+     * upstream's own /responses; `chat` translates to chat completions. Default: native for
+     * api.openai.com and Azure, chat for every other server.
+     */
+    responses: z.enum(['native', 'chat']).optional(),
     ...rateLimitFields,
     /** Extra headers sent on every call (e.g. OpenRouter's HTTP-Referer). */
     headers: z.record(z.string(), z.string()).default({}),
@@ -100,6 +106,15 @@ const modelInfoSchema = z
     /** Price of prompt tokens served from the provider's cache; defaults to input_price. */
     cached_input_price: z.number().nonnegative().optional(),
     context_window: z.number().int().positive().optional(),
+    /**
+     * USD per image: one price, or per size ("1024x1024") and optionally per quality and size
+     * ("hd:1024x1024"); "default" covers sizes not listed.
+     */
+    image_price: z.union([z.number().nonnegative(), z.record(z.string(), z.number().nonnegative())]).optional(),
+    /** USD per million characters of text turned into speech (/v1/audio/speech). */
+    character_price: z.number().nonnegative().optional(),
+    /** USD per minute of audio transcribed or translated. */
+    minute_price: z.number().nonnegative().optional(),
   })
   .strict();
 
@@ -124,9 +139,11 @@ export const configSchema = z
         max_body_mb: z.number().positive().default(32),
         /** Completion tokens reserved for a request that names no max_tokens. */
         default_max_tokens: z.number().int().positive().default(4096),
+        /** Largest multipart upload (audio, images), as OpenAI's 25 MB. */
+        max_upload_mb: z.number().positive().default(25),
       })
       .strict()
-      .default({ max_body_mb: 32, default_max_tokens: 4096 }),
+      .default({ max_body_mb: 32, default_max_tokens: 4096, max_upload_mb: 25 }),
     retry: retrySchema.default({ attempts: 3, backoff_ms: 200, max_backoff_ms: 5_000, max_retry_after_ms: 10_000 }),
     breaker: breakerSchema.default({ failures: 5, cooldown_ms: 30_000 }),
     /** Model -> models tried in order when every upstream of the first failed. */

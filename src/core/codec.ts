@@ -8,9 +8,12 @@ import type { ChatRequest, ChatResult, StreamEvent, Usage, Warning } from './can
 import type { GatewayError } from './errors.ts';
 import type { SseEvent } from './sse.ts';
 
-/** A client wire format (OpenAI chat, Anthropic Messages, Gemini generateContent). */
+/** The wire formats clients speak: OpenAI chat, the OpenAI Responses API, Anthropic Messages, Gemini generateContent. */
+export type ClientProtocol = 'openai' | 'responses' | 'anthropic' | 'gemini';
+
+/** A client wire format (OpenAI chat, Responses, Anthropic Messages, Gemini generateContent). */
 export interface IngressCodec {
-  readonly protocol: 'openai' | 'anthropic' | 'gemini';
+  readonly protocol: ClientProtocol;
   /**
    * Client JSON body -> canonical request. Throws GatewayError('invalid_request_error' |
    * 'missing_field', ..., { param }) for bad input. `ctx.model` and `ctx.stream` are given

@@ -11,3 +11,28 @@ export function computeCostUsd(usage: Usage, info: ModelInfo | undefined): numbe
   const cost = (uncached * input + cached * cachedPrice + usage.outputTokens * (info.output_price ?? 0)) / 1_000_000;
   return Math.round(cost * 1e12) / 1e12;
 }
+
+/** What a non-token call is metered in (images made, characters spoken, seconds of audio). */
+export interface MeteredUnits {
+  unit: 'images' | 'characters' | 'seconds';
+  quantity: number;
+  /** For images: the size ("1024x1024") and quality the price may depend on. */
+  size?: string;
+  quality?: string;
+}
+
+/** USD for metered units under the model's prices; 0 when the model has no price for that unit. */
+export function computeUnitCostUsd(units: MeteredUnits, info: ModelInfo | undefined): number {
+  if (!info) return 0;
+  let cost = 0;
+  if (units.unit === 'images') cost = units.quantity * imagePrice(info.image_price, units.size, units.quality);
+  else if (units.unit === 'characters') cost = (units.quantity * (info.character_price ?? 0)) / 1_000_000;
+  else cost = (units.quantity / 60) * (info.minute_price ?? 0);
+  return Math.round(cost * 1e12) / 1e12;
+}
+
+function imagePrice(price: ModelInfo['image_price'], size: string | undefined, quality: string | undefined): number {
+  if (price === undefined) return 0;
+  if (typeof price === 'number') return price;
+  return (quality && size ? price[`${quality}:${size}`] : undefined) ?? (size ? price[size] : undefined) ?? price.default ?? 0;
+}

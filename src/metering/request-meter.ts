@@ -5,7 +5,7 @@ import { actualsFor } from './admission.ts';
 import type { KeyService, KeyState } from './keys.ts';
 import type { Lease } from './limit-backend.ts';
 import type { Limiter } from './limiter.ts';
-import { computeCostUsd } from './pricing.ts';
+import { computeCostUsd, computeUnitCostUsd, type MeteredUnits } from './pricing.ts';
 import type { UsageRecorder } from './usage-recorder.ts';
 
 /**
@@ -31,6 +31,8 @@ export class RequestMeter {
   upstream: string | null = null;
   upstreamModel: string | null = null;
   usage: Usage | undefined;
+  /** Images, characters or seconds, for endpoints metered in more than tokens. */
+  units: MeteredUnits | undefined;
   /** Upstream calls made (retries and failover included). */
   attempts = 0;
   /** The model the client asked for, when a fallback answered. */
@@ -89,7 +91,8 @@ export class RequestMeter {
   private write(outcome: Outcome, status: number, errorCode: string | null, endedAt: number, usage: Usage | undefined): void {
     const u = usage ?? { inputTokens: 0, outputTokens: 0 };
     const total = u.inputTokens + u.outputTokens;
-    const cost = computeCostUsd(u, this.deps.prices[this.model]);
+    const price = this.deps.prices[this.model];
+    const cost = this.units ? Math.round((computeCostUsd(u, price) + computeUnitCostUsd(this.units, price)) * 1e12) / 1e12 : computeCostUsd(u, price);
     const charged = outcome !== 'failed' && this.key !== null;
     if (charged && this.key) this.deps.keys.charge(this.key, total, cost);
     for (const lease of this.leases) void this.deps.limiter.release(lease, actualsFor(lease, total, cost, charged), endedAt);
@@ -118,6 +121,8 @@ export class RequestMeter {
         created_at: endedAt,
         attempts: Math.max(1, this.attempts),
         requested_model: this.requestedModel,
+        unit: this.units?.unit ?? 'tokens',
+        quantity: this.units?.quantity ?? 0,
       },
       charged && this.key ? { keyId: this.key.id, tokens: total, usd: cost } : undefined,
     );

@@ -1,37 +1,51 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ChatRequest } from '../core/canonical.ts';
-import type { IngressCodec, StreamEncoder } from '../core/codec.ts';
+import type { ClientProtocol, IngressCodec, StreamEncoder } from '../core/codec.ts';
 import { GatewayError } from '../core/errors.ts';
 import { admitKey, limitError, rateCounters, Reservation } from '../metering/admission.ts';
 import type { Lease } from '../metering/limit-backend.ts';
 import type { RequestMeter } from '../metering/request-meter.ts';
-import { ADAPTERS, protocolOf, type WireProtocol } from '../providers/adapters.ts';
+import type { UpstreamType } from '../config/schema.ts';
+import { ADAPTERS, protocolOf } from '../providers/adapters.ts';
 import type { Services } from '../services.ts';
 import type { Target } from './model-registry.ts';
 import { relayConvert } from './relay-convert.ts';
-import { type PassthroughSpec, type RelayResult, relayPassthrough } from './relay-passthrough.ts';
-import { planRoute } from './route-plan.ts';
+import { type PassthroughSpec, type RelayIo, type RelayResult, relayPassthrough } from './relay-passthrough.ts';
+import { planRoute, type RouteStep } from './route-plan.ts';
 import { backoffMs, newTriedState, selectTarget, type TriedState } from './select-target.ts';
 import { type Credential, credentialOrder, type Upstream } from './upstreams.ts';
 
+/** What every routed call shares: the endpoint, its model and what to reserve. */
 export interface DispatchSpec {
-  /** The client's wire protocol. */
-  protocol: WireProtocol;
-  codec: IngressCodec;
-  /** Usage-record endpoint name, e.g. `chat.completions`, `messages`. */
+  /** Usage-record endpoint name, e.g. `chat.completions`, `messages`, `embeddings`. */
   endpoint: string;
   model: string;
   stream: boolean;
-  /** Completion ceiling the request names (max_tokens and kin), for reservations. */
+  /** Completion ceiling the request names (max_tokens and kin), for reservations; 0 for calls that generate no tokens. */
   maxTokens?: number;
   /** Prompt tokens by the gateway's tokenizer; only called when a token limit or quota needs a reservation. */
   countPrompt: () => Promise<number>;
+  /** Upstream types able to serve this endpoint (default: every type); the others are skipped. */
+  serves?: (type: UpstreamType) => boolean;
+  /** What the endpoint is called in errors ("/v1/embeddings"). */
+  path?: string;
+  /** One call of one upstream. `failed` means nothing reached the client, so another upstream may be tried. */
+  attempt: (io: RelayIo, target: Target, step: RouteStep) => Promise<RelayResult>;
+}
+
+/** How a chat-style endpoint (chat completions, messages, generateContent, responses) runs on a target. */
+export interface ChatAttemptSpec {
+  /** The client's wire protocol. */
+  protocol: ClientProtocol;
+  codec: IngressCodec;
   /** Decodes the client body to the canonical request; only called for cross-format targets. */
   decode: () => ChatRequest;
   /** Same-protocol forwarding for a target. */
   passthrough: (target: Target) => PassthroughSpec;
   streamEncoder?: () => StreamEncoder;
   streamContentType?: string;
+  /** Whether a target speaks the client's protocol (default: its upstream type's protocol is the client's). */
+  sameProtocol?: (target: Target) => boolean;
 }
 
 /** Why an attempt failed, for health and for whether another attempt can help. */
@@ -63,10 +77,10 @@ function sleepUnlessClosed(ms: number, reply: FastifyReply): Promise<void> {
  * backoff before the first byte reaches the client. Same-protocol targets pass
  * through; the others convert.
  */
-export async function dispatchChat(services: Services, request: FastifyRequest, reply: FastifyReply, spec: DispatchSpec): Promise<void> {
+export async function dispatchCall(services: Services, request: FastifyRequest, reply: FastifyReply, spec: DispatchSpec): Promise<void> {
   const key = request.apiKey;
   if (!key) throw new GatewayError('invalid_api_key', 'Missing API key.');
-  const steps = planRoute(services.registry, services.config.fallbacks, key, spec.model);
+  const steps = servedSteps(planRoute(services.registry, services.config.fallbacks, key, spec.model), spec);
   const reservation = new Reservation(spec.countPrompt, spec.maxTokens ?? services.config.limits.default_max_tokens);
   const headers: Record<string, string> = { 'x-request-id': request.id };
   let admission;
@@ -91,14 +105,13 @@ async function runSteps(
   request: FastifyRequest,
   reply: FastifyReply,
   spec: DispatchSpec,
-  steps: ReturnType<typeof planRoute>,
+  steps: RouteStep[],
   reservation: Reservation,
   meter: RequestMeter,
   headers: Record<string, string>,
 ): Promise<void> {
   const io = { reply, meter, headers };
   const retry = services.config.retry;
-  let canonical: ChatRequest | undefined;
   let lastError: GatewayError | undefined;
   let attempts = 0;
 
@@ -143,7 +156,7 @@ async function runSteps(
       const startedAt = Date.now();
       let result: RelayResult;
       try {
-        result = await runAttempt(spec, io, target, step, () => (canonical ??= decodeOrFail(spec, meter)));
+        result = await spec.attempt(io, target, step);
       } catch (err) {
         // Bad input found while converting: says nothing of the upstream's health, and frees a half-open probe.
         u.breaker.neutral();
@@ -208,7 +221,55 @@ async function runSteps(
   throw error;
 }
 
-function decodeOrFail(spec: DispatchSpec, meter: RequestMeter): ChatRequest {
+/** The route's steps with only the upstreams that can serve the endpoint; 400 when none of the model's can. */
+function servedSteps(steps: RouteStep[], spec: DispatchSpec): RouteStep[] {
+  const serves = spec.serves;
+  if (!serves) return steps;
+  const out: RouteStep[] = [];
+  for (const step of steps) {
+    const targets = step.targets.filter((t) => serves(t.upstream.type));
+    if (targets.length > 0) out.push(targets.length === step.targets.length ? step : { ...step, targets });
+  }
+  if (out.length === 0) {
+    const types = [...new Set(steps[0].targets.map((t) => t.upstream.type))].join(', ');
+    throw new GatewayError('invalid_request_error', `The model \`${spec.model}\` is served by ${types} upstreams, which do not offer ${spec.path ?? spec.endpoint}.`, {
+      param: 'model',
+      publicCode: 'model_not_supported',
+    });
+  }
+  return out;
+}
+
+/**
+ * The attempt of a chat-style endpoint: same-protocol targets pass through, the
+ * others convert from the canonical request (decoded once, on the first
+ * cross-format target).
+ */
+export function chatAttempt(spec: ChatAttemptSpec): DispatchSpec['attempt'] {
+  let canonical: ChatRequest | undefined;
+  const same = spec.sameProtocol ?? ((t: Target): boolean => protocolOf(t.upstream.type) === spec.protocol);
+  return (io, target, step) => {
+    if (same(target)) return relayPassthrough(io, target, spec.passthrough(target));
+    const adapter = ADAPTERS[target.upstream.type];
+    if (!adapter) {
+      return Promise.resolve({
+        kind: 'failed',
+        error: new GatewayError('upstream_error', `Upstream type ${target.upstream.type} cannot serve ${spec.protocol} clients.`, { status: 501, retryable: true }),
+      });
+    }
+    canonical ??= decodeOrFail(spec, io.meter);
+    return relayConvert(io, target, {
+      codec: spec.codec,
+      adapter,
+      request: { ...canonical, model: target.upstreamModel },
+      clientModel: step.clientModel,
+      streamEncoder: spec.streamEncoder,
+      streamContentType: spec.streamContentType,
+    });
+  };
+}
+
+function decodeOrFail(spec: ChatAttemptSpec, meter: RequestMeter): ChatRequest {
   try {
     return spec.decode();
   } catch (err) {
@@ -216,32 +277,6 @@ function decodeOrFail(spec: DispatchSpec, meter: RequestMeter): ChatRequest {
     meter.finish('failed', err instanceof GatewayError ? err.status : 400, err instanceof GatewayError ? err.code : 'invalid_request_error');
     throw err;
   }
-}
-
-async function runAttempt(
-  spec: DispatchSpec,
-  io: Parameters<typeof relayPassthrough>[0],
-  target: Target,
-  step: { model: string; clientModel: string },
-  canonical: () => ChatRequest,
-): Promise<RelayResult> {
-  if (protocolOf(target.upstream.type) === spec.protocol) return relayPassthrough(io, target, spec.passthrough(target));
-  const adapter = ADAPTERS[target.upstream.type];
-  if (!adapter) {
-    return {
-      kind: 'failed',
-      error: new GatewayError('upstream_error', `Upstream type ${target.upstream.type} cannot serve ${spec.protocol} clients.`, { status: 501, retryable: true }),
-    };
-  }
-  const req = canonical();
-  return relayConvert(io, target, {
-    codec: spec.codec,
-    adapter,
-    request: { ...req, model: target.upstreamModel },
-    clientModel: step.clientModel,
-    streamEncoder: spec.streamEncoder,
-    streamContentType: spec.streamContentType,
-  });
 }
 
 /**

@@ -35,7 +35,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     url: string,
     method: 'GET' | 'POST' | 'DELETE',
     headers: Record<string, string>,
-    body: string | Buffer | undefined,
+    body: Dispatcher.DispatchOptions['body'],
     private readonly signal: AttemptSignal,
   ) {
     this.onAbort = (): void => this.abort(signal.reason ?? new Error('aborted'));

@@ -52,6 +52,19 @@ export interface UsageRecordsTable {
   attempts: Generated<number>;
   /** The model the client asked for, when a fallback model answered. */
   requested_model: string | null;
+  /** What the request was metered in besides tokens: tokens, images, characters, seconds. */
+  unit: Generated<string>;
+  /** How many of `unit` (0 for token-metered calls). */
+  quantity: Generated<number>;
+}
+
+export interface StoredResponsesTable {
+  id: string;
+  key_id: string;
+  previous_response_id: string | null;
+  input_json: string;
+  response_json: string;
+  created_at: number;
 }
 
 export interface UpstreamsTable {
@@ -80,6 +93,7 @@ export interface Database {
   settings: SettingsTable;
   upstreams: UpstreamsTable;
   change_counter: ChangeCounterTable;
+  stored_responses: StoredResponsesTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -88,3 +102,4 @@ export type ApiKeyUpdate = Updateable<ApiKeysTable>;
 export type UsageRecordRow = Selectable<UsageRecordsTable>;
 export type NewUsageRecord = Insertable<UsageRecordsTable>;
 export type UpstreamRow = Selectable<UpstreamsTable>;
+export type StoredResponseRow = Selectable<StoredResponsesTable>;

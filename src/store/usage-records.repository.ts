@@ -24,7 +24,7 @@ const DAY_MS = 86_400_000;
 const USAGE_COLUMNS = [
   'request_id', 'key_id', 'endpoint', 'model', 'upstream', 'upstream_model', 'stream', 'status', 'error_code',
   'prompt_tokens', 'cached_tokens', 'completion_tokens', 'reasoning_tokens', 'total_tokens', 'cost_usd',
-  'estimated', 'charged', 'latency_ms', 'ttft_ms', 'created_at', 'attempts', 'requested_model',
+  'estimated', 'charged', 'latency_ms', 'ttft_ms', 'created_at', 'attempts', 'requested_model', 'unit', 'quantity',
 ] as const satisfies ReadonlyArray<keyof NewUsageRecord>;
 
 const insertStatements = new WeakMap<SQLite.Database, SQLite.Statement>();
@@ -49,10 +49,10 @@ export class UsageRecordsRepository {
       // One statement prepared once and run per row (inside the caller's transaction) costs
       // about half of building and preparing a fresh multi-row insert every flush.
       const insert = preparedInsert(this.store.sqlite);
-      for (const row of rows) insert.run(row.attempts === undefined || row.requested_model === undefined ? { ...row, attempts: row.attempts ?? 1, requested_model: row.requested_model ?? null } : row);
+      for (const row of rows) insert.run(hasEveryColumn(row) ? row : withDefaults(row));
       return;
     }
-    // SQLite allows 32766 bound parameters; 22 columns a row -> chunks of 500 stay well below.
+    // PostgreSQL allows 65535 bound parameters; 24 columns a row -> chunks of 500 stay well below.
     for (let i = 0; i < rows.length; i += 500) {
       await this.store.db
         .insertInto('usage_records')
@@ -124,6 +124,25 @@ export class UsageRecordsRepository {
     return rows.map((r) => ({ model: r.model, ...normalise(r) }));
   }
 
+  async byEndpoint(f: UsageFilter): Promise<Array<UsageTotals & { endpoint: string; unit: string; quantity: number }>> {
+    const s = UsageRecordsRepository.sums;
+    const rows = await this.filtered(f)
+      .select([
+        'endpoint',
+        s.requests.as('requests'),
+        s.prompt_tokens.as('prompt_tokens'),
+        s.completion_tokens.as('completion_tokens'),
+        s.total_tokens.as('total_tokens'),
+        s.cost_usd.as('cost_usd'),
+        sql<string>`max(unit)`.as('unit'),
+        sql<number>`coalesce(sum(case when charged = 1 then quantity else 0 end), 0)`.as('quantity'),
+      ])
+      .groupBy('endpoint')
+      .orderBy('endpoint')
+      .execute();
+    return rows.map((r) => ({ endpoint: r.endpoint, ...normalise(r), unit: r.unit, quantity: Number(r.quantity) }));
+  }
+
   /** Charged cost per UTC day and model, for the legacy billing usage shape. */
   async dailyCosts(f: UsageFilter): Promise<Array<{ day: number; model: string; cost_usd: number }>> {
     // A literal, not a bound parameter: PostgreSQL must see the same expression in SELECT and GROUP BY.
@@ -143,6 +162,15 @@ export class UsageRecordsRepository {
   findByRequestId(id: string): Promise<UsageRecordRow | undefined> {
     return this.store.db.selectFrom('usage_records').selectAll().where('request_id', '=', id).executeTakeFirst();
   }
+}
+
+/** Records written before a column existed (journal replays, older callers) get its default. */
+function hasEveryColumn(row: NewUsageRecord): boolean {
+  return row.attempts !== undefined && row.requested_model !== undefined && row.unit !== undefined && row.quantity !== undefined;
+}
+
+function withDefaults(row: NewUsageRecord): NewUsageRecord {
+  return { ...row, attempts: row.attempts ?? 1, requested_model: row.requested_model ?? null, unit: row.unit ?? 'tokens', quantity: row.quantity ?? 0 };
 }
 
 function normalise(r: UsageTotals): UsageTotals {

@@ -14,11 +14,31 @@
  *   thinking model's turn carries a thoughtSignature;
  * - thought parts (`thought: true`) appear only when thinkingConfig.includeThoughts is set;
  * - a bad key is HTTP 400 INVALID_ARGUMENT "API key not valid. Please pass a valid API key."
- *   (reason API_KEY_INVALID); no key at all is 403 PERMISSION_DENIED.
+ *   (reason API_KEY_INVALID); no key at all is 403 PERMISSION_DENIED;
+ * - `:embedContent` answers `{"embedding":{"values":[...]}}` and `:batchEmbedContents`
+ *   `{"embeddings":[{"values":[...]}, ...]}`, no usage, for the embedding models only (other models
+ *   404 "... or is not supported for embedContent"); values come from `embeddingValues(text, d,
+ *   modelDimensions)`: unit length at the model's native size, an `outputDimensionality` below it
+ *   truncated without renormalising, as Gemini does.
  */
 import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { type BasicScenario, type Exchange, type Pacing, playBasicScenario, randomString, type RecordedRequest, type SimulatorServer, sleep, splitWords, startSimulatorServer, write } from './simulator-server.ts';
+import {
+  type BasicScenario,
+  embeddingValues,
+  type Exchange,
+  type Pacing,
+  playBasicScenario,
+  randomString,
+  type RecordedRequest,
+  type SimulatorServer,
+  sleep,
+  splitWords,
+  startSimulatorServer,
+  write,
+} from './simulator-server.ts';
+
+export { embeddingValues };
 
 export interface GeminiCallSpec {
   name: string;
@@ -82,7 +102,10 @@ export type GeminiRecordedRequest = RecordedRequest;
 
 /**
  * `requests` holds auth failures and models/countTokens calls too; the queue feeds generateContent /
- * streamGenerateContent calls only; the default `handler` answers a text.
+ * streamGenerateContent and embedContent / batchEmbedContents calls (once their input passed
+ * validation); the default `handler` answers a text. An embedding call plays hang, raw, error,
+ * stream_error_first (as an error answer), drop (afterChunks 0: no answer; otherwise half the body)
+ * and a text scenario's firstByteDelayMs / chunkDelayMs; any other scenario answers the vectors.
  */
 export interface GeminiSimulator extends SimulatorServer<GeminiScenario> {
   /** Host root, e.g. http://127.0.0.1:PORT (clients add /v1beta/models/...). */
@@ -91,6 +114,20 @@ export interface GeminiSimulator extends SimulatorServer<GeminiScenario> {
 
 export const GEMINI_DEFAULT_TEXT = 'Hello from the Gemini simulator.';
 export const GEMINI_DEFAULT_MODELS = ['gemini-2.5-flash', 'gemini-2.5-pro', 'gemini-2.0-flash', 'gemini-3-flash-preview'];
+/** The models :embedContent and :batchEmbedContents accept by default, with their native vector length. */
+export const GEMINI_EMBEDDING_DIMENSIONS: Record<string, number> = { 'gemini-embedding-001': 3072, 'text-embedding-004': 768, 'embedding-001': 768 };
+export const GEMINI_EMBEDDING_MODELS = Object.keys(GEMINI_EMBEDDING_DIMENSIONS);
+export const GEMINI_TASK_TYPES = [
+  'TASK_TYPE_UNSPECIFIED',
+  'RETRIEVAL_QUERY',
+  'RETRIEVAL_DOCUMENT',
+  'SEMANTIC_SIMILARITY',
+  'CLASSIFICATION',
+  'CLUSTERING',
+  'QUESTION_ANSWERING',
+  'FACT_VERIFICATION',
+  'CODE_RETRIEVAL_QUERY',
+];
 const DEFAULT_PROMPT_TOKENS = 8;
 
 type GoogleError = { error: { code: number; message: string; status: string; details?: unknown[] } };
@@ -169,8 +206,9 @@ function countTextTokens(body: any): number {
   return Math.max(1, Math.ceil(chars / 4));
 }
 
-export async function startGeminiSimulator(opts: { apiKey?: string; models?: string[] } = {}): Promise<GeminiSimulator> {
+export async function startGeminiSimulator(opts: { apiKey?: string; models?: string[]; /** Default GEMINI_EMBEDDING_MODELS. */ embeddingModels?: string[] } = {}): Promise<GeminiSimulator> {
   const models = opts.models ?? GEMINI_DEFAULT_MODELS;
+  const embeddingModels = opts.embeddingModels ?? GEMINI_EMBEDDING_MODELS;
 
   function baseHeaders(): Record<string, string> {
     return {
@@ -240,15 +278,17 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
       }
       const id = model.replace(/^models\//, '');
       if (models.includes(id)) sendJson(res, 200, modelObject(id));
+      else if (embeddingModels.includes(id)) sendJson(res, 200, embeddingModelObject(id));
       else sendJson(res, 404, googleError(404, `models/${id} is not found for API version ${version}, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.`, 'NOT_FOUND'));
       return;
     }
 
-    if (method !== 'POST' || !model || (action !== 'generateContent' && action !== 'streamGenerateContent' && action !== 'countTokens')) {
+    const embedAction = action === 'embedContent' || action === 'batchEmbedContents';
+    if (method !== 'POST' || !model || (action !== 'generateContent' && action !== 'streamGenerateContent' && action !== 'countTokens' && !embedAction)) {
       sendJson(res, 404, googleError(404, 'Requested entity was not found.', 'NOT_FOUND'));
       return;
     }
-    if (!models.includes(model)) {
+    if (embedAction ? !embeddingModels.includes(model) : !models.includes(model)) {
       sendError(
         404,
         googleError(404, `models/${model} is not found for API version ${version}, or is not supported for ${action}. Call ListModels to see the list of available models and their supported methods.`, 'NOT_FOUND'),
@@ -257,6 +297,10 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
     }
     if (parseFailed || rec.body === undefined || rec.body === null || typeof rec.body !== 'object' || Array.isArray(rec.body)) {
       sendError(400, googleError(400, 'Invalid JSON payload received. Unexpected token.', 'INVALID_ARGUMENT'));
+      return;
+    }
+    if (embedAction) {
+      await embed(ex, model, action, version);
       return;
     }
     if (action === 'countTokens') {
@@ -281,6 +325,79 @@ export async function startGeminiSimulator(opts: { apiKey?: string; models?: str
     }
 
     await answer(ex, ex.nextScenario(), { model, stream: action === 'streamGenerateContent', jsonArray });
+  }
+
+  function embeddingModelObject(id: string) {
+    return {
+      name: `models/${id}`,
+      version: '001',
+      displayName: id,
+      description: `Simulated ${id} embedding model.`,
+      inputTokenLimit: 2048,
+      outputTokenLimit: 1,
+      supportedGenerationMethods: ['embedContent', 'countTextTokens', 'countTokens', 'asyncBatchEmbedContent'],
+    };
+  }
+
+  /** One embedding request (embedContent's body, or one of batchEmbedContents' requests): its text and length, or the error message. */
+  function embedRequest(r: any, model: string, field: string, batch: boolean, version: string): { text: string; dims: number } | string {
+    const full = GEMINI_EMBEDDING_DIMENSIONS[model] ?? 768;
+    const where = batch ? `BatchEmbedContentsRequest.${field}` : 'EmbedContentRequest';
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) return `Invalid JSON payload received. Unknown name "${field}": Proto field is not repeating, cannot start list.`;
+    if (batch && r.model !== `models/${model}`) {
+      return r.model === undefined ? `* ${where}.model: model is not specified\n` : `* ${where}.model: the model in the request (${String(r.model)}) does not match the model in the URL (models/${model})\n`;
+    }
+    const parts = r.content?.parts;
+    if (r.content === undefined) return `* ${where}.content: content is not specified\n`;
+    if (!Array.isArray(parts) || parts.length === 0) return `* ${where}.content.parts: contents.parts must not be empty.\n`;
+    const texts = parts.map((p: any) => p?.text).filter((t: unknown): t is string => typeof t === 'string');
+    if (texts.length === 0 || texts.join('').length === 0) return `* ${where}.content.parts[0].text: text must not be empty.\n`;
+    if (r.taskType !== undefined && !GEMINI_TASK_TYPES.includes(r.taskType)) {
+      return `Invalid value at '${batch ? `${field}.` : ''}task_type' (type.googleapis.com/google.ai.generativelanguage.${version}.TaskType), "${String(r.taskType)}"`;
+    }
+    const d = r.outputDimensionality;
+    if (d !== undefined && (!Number.isInteger(d) || d < 1 || d > full)) return `* ${where}.output_dimensionality: output_dimensionality must be between 1 and ${full}, got ${String(d)}.\n`;
+    return { text: texts.join(' '), dims: d ?? full };
+  }
+
+  async function embed(ex: Exchange<GeminiScenario>, model: string, action: 'embedContent' | 'batchEmbedContents', version: string) {
+    const { res, rec } = ex;
+    const full = GEMINI_EMBEDDING_DIMENSIONS[model] ?? 768;
+    const jobs: Array<{ text: string; dims: number }> = [];
+    if (action === 'embedContent') {
+      const job = embedRequest(rec.body, model, 'request', false, version);
+      if (typeof job === 'string') return sendJson(res, 400, googleError(400, job, 'INVALID_ARGUMENT'));
+      jobs.push(job);
+    } else {
+      const requests = rec.body.requests;
+      if (!Array.isArray(requests) || requests.length === 0) return sendJson(res, 400, googleError(400, '* BatchEmbedContentsRequest.requests: requests is not specified\n', 'INVALID_ARGUMENT'));
+      if (requests.length > 100) return sendJson(res, 400, googleError(400, '* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch\n', 'INVALID_ARGUMENT'));
+      for (const [i, r] of requests.entries()) {
+        const job = embedRequest(r, model, `requests[${i}]`, true, version);
+        if (typeof job === 'string') return sendJson(res, 400, googleError(400, job, 'INVALID_ARGUMENT'));
+        jobs.push(job);
+      }
+    }
+    const scenario = ex.nextScenario();
+    if (playBasicScenario(ex, scenario)) return;
+    if (scenario.type === 'error' || scenario.type === 'stream_error_first') {
+      const code = scenario.type === 'error' ? scenario.status : (scenario.code ?? 500);
+      const payload = scenario.type === 'error' && scenario.body !== undefined ? scenario.body : googleError(code, scenario.message ?? defaultMessage(code), scenario.rpcStatus ?? defaultRpcStatus(code));
+      return sendJson(res, code, payload);
+    }
+    if (scenario.type === 'drop' && scenario.afterChunks <= 0) return ex.destroy();
+    if (scenario.type === 'text' && scenario.firstByteDelayMs) await sleep(scenario.firstByteDelayMs);
+    if (scenario.type === 'text' && scenario.chunkDelayMs) await sleep(scenario.chunkDelayMs);
+    if (ex.closed) return;
+    const vectors = jobs.map((j) => ({ values: embeddingValues(j.text, j.dims, full) }));
+    const payload = action === 'embedContent' ? { embedding: vectors[0] } : { embeddings: vectors };
+    if (scenario.type === 'drop') {
+      const text = JSON.stringify(payload, null, 2);
+      res.writeHead(200, { ...baseHeaders(), 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
+      await write(res, text.slice(0, Math.floor(text.length / 2)));
+      return ex.destroy();
+    }
+    sendJson(res, 200, payload);
   }
 
   function modelObject(id: string) {

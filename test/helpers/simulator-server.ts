@@ -3,14 +3,18 @@
  * an HTTP server on 127.0.0.1 that records every request, tells a client's abort from a connection
  * the simulator cut on purpose, keeps the scenario queue, and lets tests wait until requests settle.
  *
+ * It parses a request body as HTTP delivers it (JSON, or multipart/form-data with the platform's
+ * own FormData parser, files kept byte for byte) so tests can assert what a client sent.
+ *
  * Besides, small helpers the three share: a scenario's pacing fields, the `hang` and `raw`
- * scenarios (which write only what the test gave), ids, word splitting, sleep, a write that waits.
+ * scenarios (which write only what the test gave), ids, word splitting, sleep, a write that waits,
+ * and the deterministic embedding vectors the OpenAI and Gemini simulators both answer.
  *
  * Everything a provider would recognise — routes, auth checks, error bodies, stream framing, id
  * prefixes — stays in the simulator that speaks it; nothing here decides a byte of a wire format,
  * and nothing here comes from or goes to src/ (the simulators stand in for the real providers).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -19,9 +23,19 @@ export interface RecordedRequest {
   /** Path including the query string. */
   path: string;
   headers: Record<string, string | string[] | undefined>;
-  /** Parsed JSON body, or undefined when empty or not JSON. */
+  /**
+   * Parsed JSON body, or undefined when empty or not JSON. A multipart/form-data body is parsed too:
+   * one key per field name, a text field's value a string and a file's a `MultipartFile`; a name
+   * that ends in `[]` (`image[]`, `timestamp_granularities[]`) always maps to an array, and so does
+   * any other name sent more than once.
+   */
   body: any;
+  /** The body decoded as UTF-8 (lossy for binary uploads: see `rawBytes`). */
   rawBody: string;
+  /** The body exactly as received. */
+  rawBytes: Buffer;
+  /** A multipart/form-data body's parts in the order sent; undefined for any other body. */
+  multipart?: MultipartPart[];
   /** true once the client closed the connection before the simulator finished answering */
   aborted: boolean;
   startedAt: number;
@@ -40,6 +54,133 @@ export interface SimulatorServer<S> {
   /** Resolves when `n` requests in `requests` have been recorded as aborted or finished (default timeout 10 s). */
   waitForRequests(n: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** An uploaded file of a multipart/form-data body. */
+export interface MultipartFile {
+  /** The part's `filename` parameter. */
+  filename: string;
+  /** The part's Content-Type header exactly as sent, or null when the part had none. */
+  contentType: string | null;
+  /** The file's bytes, exactly. */
+  data: Buffer;
+  size: number;
+}
+
+/** One part of a multipart/form-data body: a text field (string) or a file. */
+export interface MultipartPart {
+  name: string;
+  value: string | MultipartFile;
+}
+
+export function isMultipartFile(v: unknown): v is MultipartFile {
+  return typeof v === 'object' && v !== null && Buffer.isBuffer((v as MultipartFile).data) && typeof (v as MultipartFile).filename === 'string';
+}
+
+/** The boundary of a multipart/form-data content type, or undefined for any other type. */
+function multipartBoundary(contentType: string | undefined): string | undefined {
+  if (!contentType || !/^\s*multipart\/form-data\s*(;|$)/i.test(contentType)) return undefined;
+  const m = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
+  return m ? (m[1] ?? m[2]) : undefined;
+}
+
+/**
+ * Each part's Content-Type header as sent (null when absent), in order. The platform parser below
+ * reports a missing header as text/plain, which would hide what a client really sent.
+ */
+function partContentTypes(raw: Buffer, boundary: string): Array<string | null> {
+  const out: Array<string | null> = [];
+  const first = Buffer.from(`--${boundary}`);
+  const next = Buffer.from(`\r\n--${boundary}`);
+  let pos = raw.indexOf(first);
+  while (pos !== -1) {
+    let start = pos + first.length;
+    if (raw[start] === 0x2d && raw[start + 1] === 0x2d) break; // the closing delimiter
+    while (raw[start] === 0x20 || raw[start] === 0x09) start++;
+    if (raw[start] === 0x0d && raw[start + 1] === 0x0a) start += 2;
+    const headerEnd = raw.indexOf('\r\n\r\n', start);
+    if (headerEnd === -1) break;
+    const type = /^content-type:[ \t]*(.*?)[ \t]*$/im.exec(raw.toString('latin1', start, headerEnd));
+    out.push(type ? type[1] : null);
+    const found = raw.indexOf(next, headerEnd + 4);
+    pos = found === -1 ? -1 : found + 2;
+  }
+  return out;
+}
+
+/** Parses a multipart/form-data body with the platform's own parser; null when it is not well-formed. */
+async function parseMultipart(raw: Buffer, contentType: string): Promise<MultipartPart[] | null> {
+  const boundary = multipartBoundary(contentType);
+  if (!boundary) return null;
+  let form: FormData;
+  try {
+    form = await new Response(new Uint8Array(raw.buffer, raw.byteOffset, raw.length) as Uint8Array<ArrayBuffer>, { headers: { 'content-type': contentType } }).formData();
+  } catch {
+    return null;
+  }
+  const declared = partContentTypes(raw, boundary);
+  const entries = [...form.entries()];
+  const useDeclared = declared.length === entries.length;
+  const parts: MultipartPart[] = [];
+  for (const [i, [name, value]] of entries.entries()) {
+    if (typeof value === 'string') {
+      parts.push({ name, value });
+      continue;
+    }
+    const data = Buffer.from(await value.arrayBuffer());
+    parts.push({ name, value: { filename: value.name, contentType: useDeclared ? declared[i] : value.type || null, data, size: data.length } });
+  }
+  return parts;
+}
+
+/** The `body` view of multipart parts (see RecordedRequest.body). */
+function multipartBody(parts: MultipartPart[]): Record<string, string | MultipartFile | Array<string | MultipartFile>> {
+  const counts = new Map<string, number>();
+  for (const p of parts) counts.set(p.name, (counts.get(p.name) ?? 0) + 1);
+  const body: Record<string, string | MultipartFile | Array<string | MultipartFile>> = {};
+  for (const p of parts) {
+    if (p.name.endsWith('[]') || (counts.get(p.name) ?? 0) > 1) {
+      const list = (body[p.name] as Array<string | MultipartFile> | undefined) ?? [];
+      list.push(p.value);
+      body[p.name] = list;
+    } else {
+      body[p.name] = p.value;
+    }
+  }
+  return body;
+}
+
+/**
+ * A deterministic embedding: the first `dimensions` components of a unit-length vector of
+ * `fullDimensions` components (default: `dimensions`, so the result itself has length 1) derived
+ * from the input alone, each rounded to float32. The same text gives the same vector in every
+ * simulator, and a shorter vector is a prefix of a longer one's direction: OpenAI's `dimensions`
+ * returns `embeddingValues(x, d)` (renormalised), Gemini's `outputDimensionality` returns
+ * `embeddingValues(x, d, modelDimensions)` (truncated, not renormalised).
+ */
+export function embeddingValues(input: string | readonly number[], dimensions: number, fullDimensions = dimensions): number[] {
+  const key = typeof input === 'string' ? `text:${input}` : `tokens:${input.join(',')}`;
+  const seed = createHash('sha256').update(key).digest();
+  // xorshift128 seeded from the hash: cheap, and the same sequence on every platform.
+  let x = seed.readUInt32LE(0) | 1;
+  let y = seed.readUInt32LE(4);
+  let z = seed.readUInt32LE(8);
+  let w = seed.readUInt32LE(12);
+  const n = Math.max(dimensions, fullDimensions);
+  const raw = new Array<number>(n);
+  let norm = 0;
+  for (let i = 0; i < n; i++) {
+    const t = x ^ (x << 11);
+    x = y;
+    y = z;
+    z = w;
+    w = (w ^ (w >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
+    const v = w / 0x100000000 - 0.5;
+    raw[i] = v;
+    if (i < fullDimensions) norm += v * v;
+  }
+  const scale = 1 / Math.sqrt(norm || 1);
+  return raw.slice(0, dimensions).map((v) => Math.fround(v * scale));
 }
 
 /** One request and its response, as a simulator's `handle` sees them once the body has been read. */
@@ -132,7 +273,7 @@ export function chunkText(text: string, chunks: number | undefined): string[] {
 }
 
 /** Writes one piece and waits until it reached the socket, so each event is its own TCP write. */
-export function write(res: ServerResponse, data: string): Promise<void> {
+export function write(res: ServerResponse, data: string | Uint8Array): Promise<void> {
   if (res.destroyed) return Promise.resolve();
   return new Promise<void>((resolve) => {
     // 'close' too: a write cut short by a vanished client must not leave the answer pending.
@@ -192,6 +333,7 @@ export async function startSimulatorServer<S>(opts: SimulatorServerOptions<S>): 
       headers: { ...req.headers },
       body: undefined,
       rawBody: '',
+      rawBytes: Buffer.alloc(0),
       aborted: false,
       startedAt: Date.now(),
     };
@@ -228,9 +370,19 @@ export async function startSimulatorServer<S>(opts: SimulatorServerOptions<S>): 
 
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      rec.rawBody = Buffer.concat(chunks).toString('utf8');
-      if (rec.rawBody.length > 0) {
+    req.on('end', async () => {
+      rec.rawBytes = Buffer.concat(chunks);
+      rec.rawBody = rec.rawBytes.toString('utf8');
+      const contentType = typeof req.headers['content-type'] === 'string' ? req.headers['content-type'] : undefined;
+      if (multipartBoundary(contentType) !== undefined) {
+        const parts = await parseMultipart(rec.rawBytes, contentType as string);
+        if (parts) {
+          rec.multipart = parts;
+          rec.body = multipartBody(parts);
+        } else {
+          ex.parseFailed = true;
+        }
+      } else if (rec.rawBody.length > 0) {
         try {
           rec.body = JSON.parse(rec.rawBody);
         } catch {

@@ -10,6 +10,14 @@ export interface OpenAIChatBody {
   [field: string]: unknown;
 }
 
+/** What the pass-through edits in any OpenAI body that may stream (chat and legacy completions). */
+export interface StreamableBody {
+  model: string;
+  stream?: boolean | null;
+  stream_options?: { include_usage?: boolean | null } | null;
+  [field: string]: unknown;
+}
+
 /** Checks what the gateway relies on, with OpenAI's own wording and `param`; the upstream validates the rest. */
 export function validateOpenAIChatBody(body: unknown): OpenAIChatBody {
   if (body === undefined || body === null) {
@@ -48,7 +56,7 @@ export function validateOpenAIChatBody(body: unknown): OpenAIChatBody {
   return b as OpenAIChatBody;
 }
 
-function jsonType(v: unknown): string {
+export function jsonType(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
@@ -84,7 +92,7 @@ export function countableOpenAIMessages(body: OpenAIChatBody): CountableMessage[
  * own bytes; only the gateway's edits (model rename, asking for stream usage)
  * change it, and asking for usage alone is a splice, not a re-encode.
  */
-export function prepareOpenAIChatBody(raw: Buffer, body: OpenAIChatBody, upstreamModel: string): { payload: string | Buffer; clientWantsUsage: boolean } {
+export function prepareOpenAIChatBody(raw: Buffer, body: StreamableBody, upstreamModel: string): { payload: string | Buffer; clientWantsUsage: boolean } {
   const stream = body.stream === true;
   const clientWantsUsage = stream && body.stream_options?.include_usage === true;
   const rename = body.model !== upstreamModel;

@@ -83,7 +83,9 @@ export function collectOpenAIStreamText(contentEvents: readonly string[]): strin
     } catch {
       continue;
     }
-    for (const c of chunk.choices ?? []) {
+    for (const c of (chunk.choices ?? []) as Array<{ delta?: Record<string, unknown>; text?: unknown }>) {
+      // Legacy completions stream `text`; chat streams `delta`.
+      if (typeof c.text === 'string') text += c.text;
       const d = c.delta ?? {};
       if (typeof d.content === 'string') text += d.content;
       if (typeof d.reasoning_content === 'string') text += d.reasoning_content;
@@ -102,8 +104,9 @@ export function collectOpenAIStreamText(contentEvents: readonly string[]): strin
 /** Text of a non-stream chat completion, for token estimates. */
 export function collectOpenAIResultText(body: unknown): string {
   let text = '';
-  const choices = (body as { choices?: Array<{ message?: Record<string, unknown> }> }).choices ?? [];
+  const choices = (body as { choices?: Array<{ message?: Record<string, unknown>; text?: unknown }> }).choices ?? [];
   for (const c of choices) {
+    if (typeof c.text === 'string') text += c.text;
     const m = c.message ?? {};
     if (typeof m.content === 'string') text += m.content;
     if (typeof m.reasoning_content === 'string') text += m.reasoning_content;

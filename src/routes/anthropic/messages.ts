@@ -12,7 +12,7 @@ import {
   extractAnthropicUsage,
   isAnthropicStreamError,
 } from '../../providers/anthropic/anthropic-passthrough.ts';
-import { dispatchChat } from '../../routing/dispatch.ts';
+import { chatAttempt, dispatchCall } from '../../routing/dispatch.ts';
 import { callUpstream, AttemptSignal, upstreamFailure, upstreamHttpError } from '../../routing/upstream-call.ts';
 import { planRoute } from '../../routing/route-plan.ts';
 import { adapterTarget, credentialOrder, upstreamAvailable } from '../../routing/upstreams.ts';
@@ -60,27 +60,29 @@ export function messagesHandler(services: Services) {
       return { ...req, passHeaders: { ...(req.passHeaders ?? {}), ...passHeaders } };
     };
     const countPrompt = (): Promise<number> => countPromptTokens(countableOrRaw(() => anthropicCodec.decodeRequest(body), body));
-    await dispatchChat(services, request, reply, {
-      protocol: 'anthropic',
-      codec: anthropicCodec,
+    await dispatchCall(services, request, reply, {
       endpoint: 'messages',
       model: body.model,
       stream,
       maxTokens: typeof body.max_tokens === 'number' ? body.max_tokens : undefined,
       countPrompt,
-      decode,
-      passthrough: (target) => ({
-        ...anthropicEndpoint(adapterTarget(target.upstream, target.upstreamModel, target.credential), '/v1/messages', passHeaders),
-        body: body.model === target.upstreamModel ? raw : JSON.stringify({ ...body, model: target.upstreamModel }),
-        stream,
-        parseError: parseAnthropicError,
-        isStreamError: isAnthropicStreamError,
-        createTap: () => new AnthropicStreamTap(),
-        extractUsage: extractAnthropicUsage,
-        resultText: collectAnthropicResultText,
-        countPromptTokens: countPrompt,
-        countTextTokens,
-        encodeStreamError: (err) => encodeSse(JSON.stringify(anthropicCodec.encodeError(err).body), 'error'),
+      attempt: chatAttempt({
+        protocol: 'anthropic',
+        codec: anthropicCodec,
+        decode,
+        passthrough: (target) => ({
+          ...anthropicEndpoint(adapterTarget(target.upstream, target.upstreamModel, target.credential), '/v1/messages', passHeaders),
+          body: body.model === target.upstreamModel ? raw : JSON.stringify({ ...body, model: target.upstreamModel }),
+          stream,
+          parseError: parseAnthropicError,
+          isStreamError: isAnthropicStreamError,
+          createTap: () => new AnthropicStreamTap(),
+          extractUsage: extractAnthropicUsage,
+          resultText: collectAnthropicResultText,
+          countPromptTokens: countPrompt,
+          countTextTokens,
+          encodeStreamError: (err) => encodeSse(JSON.stringify(anthropicCodec.encodeError(err).body), 'error'),
+        }),
       }),
     });
   };

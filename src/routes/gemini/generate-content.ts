@@ -12,7 +12,7 @@ import {
   geminiCountTokensUrl,
   isGeminiStreamError,
 } from '../../providers/gemini/gemini-passthrough.ts';
-import { dispatchChat } from '../../routing/dispatch.ts';
+import { chatAttempt, dispatchCall } from '../../routing/dispatch.ts';
 import { AttemptSignal, callUpstream, upstreamFailure, upstreamHttpError } from '../../routing/upstream-call.ts';
 import { planRoute } from '../../routing/route-plan.ts';
 import { adapterTarget, credentialOrder, upstreamAvailable } from '../../routing/upstreams.ts';
@@ -52,34 +52,36 @@ export function generateContentHandler(services: Services) {
     const ctx = { model, requestId: request.id };
     const countPrompt = (): Promise<number> => countPromptTokens(countableOrRaw(() => geminiCodec.decodeRequest(body, { model, stream }), body));
     const generation = body.generationConfig as { maxOutputTokens?: unknown } | undefined;
-    await dispatchChat(services, request, reply, {
-      protocol: 'gemini',
-      codec: geminiCodec,
+    await dispatchCall(services, request, reply, {
       endpoint: stream ? 'gemini.streamGenerateContent' : 'gemini.generateContent',
       model,
       stream,
       maxTokens: typeof generation?.maxOutputTokens === 'number' ? generation.maxOutputTokens : undefined,
       countPrompt,
-      decode: () => geminiCodec.decodeRequest(body, { model, stream }),
-      streamEncoder: jsonArray ? () => createGeminiStreamEncoder({ ...ctx, streamUsage: true }, { jsonArray: true }) : undefined,
-      streamContentType: jsonArray ? 'application/json; charset=utf-8' : undefined,
-      passthrough: (target) => {
-        const tap = new GeminiStreamTap(jsonArray);
-        return {
-          ...geminiEndpoint(adapterTarget(target.upstream, target.upstreamModel, target.credential), stream),
-          body: raw,
-          stream,
-          parseError: parseGeminiError,
-          isStreamError: isGeminiStreamError,
-          createTap: () => tap,
-          extractUsage: extractGeminiUsage,
-          resultText: collectGeminiText,
-          countPromptTokens: countPrompt,
-          countTextTokens,
-          encodeStreamError: (err) => tap.frameError(geminiCodec.encodeError(err).body),
-          streamContentType: jsonArray ? 'application/json; charset=utf-8' : undefined,
-        };
-      },
+      attempt: chatAttempt({
+        protocol: 'gemini',
+        codec: geminiCodec,
+        decode: () => geminiCodec.decodeRequest(body, { model, stream }),
+        streamEncoder: jsonArray ? () => createGeminiStreamEncoder({ ...ctx, streamUsage: true }, { jsonArray: true }) : undefined,
+        streamContentType: jsonArray ? 'application/json; charset=utf-8' : undefined,
+        passthrough: (target) => {
+          const tap = new GeminiStreamTap(jsonArray);
+          return {
+            ...geminiEndpoint(adapterTarget(target.upstream, target.upstreamModel, target.credential), stream),
+            body: raw,
+            stream,
+            parseError: parseGeminiError,
+            isStreamError: isGeminiStreamError,
+            createTap: () => tap,
+            extractUsage: extractGeminiUsage,
+            resultText: collectGeminiText,
+            countPromptTokens: countPrompt,
+            countTextTokens,
+            encodeStreamError: (err) => tap.frameError(geminiCodec.encodeError(err).body),
+            streamContentType: jsonArray ? 'application/json; charset=utf-8' : undefined,
+          };
+        },
+      }),
     });
     return reply;
   };

@@ -6,7 +6,7 @@ import { collectOpenAIResultText, isOpenAIStreamError, OpenAIStreamTap } from '.
 import { countableOpenAIMessages, prepareOpenAIChatBody, validateOpenAIChatBody } from '../../protocols/openai/openai-chat-request.ts';
 import { openAICodec } from '../../protocols/openai/openai-codec.ts';
 import { encodeOpenAIStreamError } from '../../protocols/openai/openai-error.ts';
-import { dispatchChat } from '../../routing/dispatch.ts';
+import { chatAttempt, dispatchCall } from '../../routing/dispatch.ts';
 import { adapterTarget } from '../../routing/upstreams.ts';
 import type { Services } from '../../services.ts';
 
@@ -23,33 +23,35 @@ export function chatCompletionsHandler(services: Services) {
     const raw = request.rawBody ?? Buffer.from(JSON.stringify(body));
     const stream = body.stream === true;
     const countPrompt = (): Promise<number> => countPromptTokens(countableOpenAIMessages(body));
-    await dispatchChat(services, request, reply, {
-      protocol: 'openai',
-      codec: openAICodec,
+    await dispatchCall(services, request, reply, {
       endpoint: 'chat.completions',
       model: body.model,
       stream,
       maxTokens: maxCompletionTokens(body),
       countPrompt,
-      decode: () => openAICodec.decodeRequest(body),
-      passthrough: (target) => {
-        const { payload, clientWantsUsage } = prepareOpenAIChatBody(raw, body, target.upstreamModel);
-        const endpoint = openAIChatEndpoint(target.upstream.type === 'azure' ? 'azure' : 'openai', adapterTarget(target.upstream, target.upstreamModel, target.credential));
-        return {
-          url: endpoint.url,
-          headers: endpoint.headers,
-          body: payload,
-          stream,
-          parseError: parseOpenAIError,
-          isStreamError: isOpenAIStreamError,
-          createTap: () => new OpenAIStreamTap(clientWantsUsage),
-          extractUsage: extractOpenAIUsage,
-          resultText: collectOpenAIResultText,
-          countPromptTokens: countPrompt,
-          countTextTokens,
-          encodeStreamError: encodeOpenAIStreamError,
-        };
-      },
+      attempt: chatAttempt({
+        protocol: 'openai',
+        codec: openAICodec,
+        decode: () => openAICodec.decodeRequest(body),
+        passthrough: (target) => {
+          const { payload, clientWantsUsage } = prepareOpenAIChatBody(raw, body, target.upstreamModel);
+          const endpoint = openAIChatEndpoint(target.upstream.type === 'azure' ? 'azure' : 'openai', adapterTarget(target.upstream, target.upstreamModel, target.credential));
+          return {
+            url: endpoint.url,
+            headers: endpoint.headers,
+            body: payload,
+            stream,
+            parseError: parseOpenAIError,
+            isStreamError: isOpenAIStreamError,
+            createTap: () => new OpenAIStreamTap(clientWantsUsage),
+            extractUsage: extractOpenAIUsage,
+            resultText: collectOpenAIResultText,
+            countPromptTokens: countPrompt,
+            countTextTokens,
+            encodeStreamError: encodeOpenAIStreamError,
+          };
+        },
+      }),
     });
   };
 }

@@ -2,8 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.ts';
 import { countTokensHandler, messagesHandler } from '../anthropic/messages.ts';
 import { generateContentHandler } from '../gemini/generate-content.ts';
+import { speechHandler, transcriptionHandler } from './audio.ts';
 import { apiKeyAuth } from './auth.ts';
 import { chatCompletionsHandler } from './chat-completions.ts';
+import { completionsHandler } from './completions.ts';
+import { embeddingsHandler } from './embeddings.ts';
+import { imageGenerationsHandler, imageUploadHandler } from './images.ts';
+import { moderationsHandler } from './moderations.ts';
+import { createResponseHandler, storedResponseRoutes } from './responses.ts';
 import { modelsRoutes } from './models.ts';
 import { usageRoutes } from './usage.ts';
 
@@ -16,6 +22,20 @@ export function v1Routes(services: Services) {
     const anthropic = { config: { protocol: 'anthropic' as const } };
     const gemini = { config: { protocol: 'gemini' as const } };
     app.post('/chat/completions', openai, chatCompletionsHandler(services));
+    app.post('/completions', openai, completionsHandler(services));
+    app.post('/embeddings', openai, embeddingsHandler(services));
+    app.post('/images/generations', openai, imageGenerationsHandler(services));
+    app.post('/images/edits', openai, imageUploadHandler(services, 'edits'));
+    app.post('/images/variations', openai, imageUploadHandler(services, 'variations'));
+    app.post('/audio/speech', openai, speechHandler(services));
+    app.post('/audio/transcriptions', openai, transcriptionHandler(services, 'transcriptions'));
+    app.post('/audio/translations', openai, transcriptionHandler(services, 'translations'));
+    app.post('/moderations', openai, moderationsHandler(services));
+    app.post('/responses', openai, createResponseHandler(services));
+    const stored = storedResponseRoutes(services);
+    app.get('/responses/:id', openai, stored.get);
+    app.delete('/responses/:id', openai, stored.delete);
+    app.get('/responses/:id/input_items', openai, stored.inputItems);
 
     app.post('/messages', anthropic, messagesHandler(services));
     app.post('/messages/count_tokens', anthropic, countTokensHandler(services));

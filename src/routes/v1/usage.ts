@@ -30,13 +30,14 @@ export function usageRoutes(services: Services) {
       await flushed();
       const filter = { keyId: key.id, start, end };
       const repo = services.recorder.repository;
-      const [totals, byModel] = await Promise.all([repo.totals(filter), repo.byModel(filter)]);
+      const [totals, byModel, byEndpoint] = await Promise.all([repo.totals(filter), repo.byModel(filter), repo.byEndpoint(filter)]);
       return {
         object: 'usage',
         start: start === undefined ? null : Math.floor(start / 1000),
         end: end === undefined ? null : Math.floor(end / 1000),
         totals,
         by_model: byModel,
+        by_endpoint: byEndpoint,
       };
     },
 
