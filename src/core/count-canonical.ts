@@ -49,13 +49,18 @@ export class GeneratedText {
 
 /**
  * Prompt texts for an estimate: the decoded canonical request when the body
- * decodes, else the body's JSON (blocks the canonical model cannot carry, such as
- * Anthropic server tools, still cost tokens and must not stop the estimate).
+ * decodes in full, else the body's JSON. A body that does not decode, or that the
+ * codec decoded with warnings (blocks and features canonical cannot carry, such as
+ * Anthropic server tools and their results, left out), still costs its tokens where
+ * it passes through unchanged, and must not stop or shrink the estimate.
  */
 export function countableOrRaw(decode: () => ChatRequest, body: unknown): CountableMessage[] {
+  const raw = (): CountableMessage[] => [{ texts: [JSON.stringify(body)], images: 0 }];
+  let req: ChatRequest;
   try {
-    return countableChatRequest(decode());
+    req = decode();
   } catch {
-    return [{ texts: [JSON.stringify(body)], images: 0 }];
+    return raw();
   }
+  return req.warnings && req.warnings.length > 0 ? raw() : countableChatRequest(req);
 }

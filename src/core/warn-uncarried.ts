@@ -12,3 +12,15 @@ export function warnUncarried(body: Record<string, unknown>, fields: Readonly<Re
   }
   return out;
 }
+
+/** Collects warnings, one per distinct parameter, so a long history does not repeat the same one. */
+export class WarningSink {
+  readonly list: Warning[] = [];
+  private readonly seen = new Set<string>();
+
+  add(param: string, message: string): void {
+    if (this.seen.has(param)) return;
+    this.seen.add(param);
+    this.list.push({ param, message });
+  }
+}

@@ -8,15 +8,19 @@
  *
  * Both are large, so they live in their own package, test-tools/, which `.ci/run` installs
  * (`npm ci --prefix test-tools`); without it these tests skip. Versions are pinned there to the
- * newest that run on Node 20 as plain JavaScript (later Claude Code releases ship a native binary
- * and then need Node >= 22).
+ * newest that install on Node 20. Claude Code 2.1.197 is a native executable brought by a
+ * per-platform optional dependency (@anthropic-ai/claude-code-linux-x64, ...); its postinstall,
+ * which would copy it over bin/claude.exe, is turned off there, so the tests start it through the
+ * package's own Node launcher, cli-wrapper.cjs (2.1.112 and earlier shipped cli.js; from 2.1.200
+ * on, the package needs Node >= 22). Gemini CLI is a plain JavaScript bundle.
  *
  * Each run gets a fresh HOME and working directory (nothing of the machine's own configuration
  * leaks in), the tools' own switches for telemetry, auto-update, error reporting and other
  * background traffic, and HTTP(S)_PROXY pointing at a trap on 127.0.0.1 that refuses and records
  * anything that would still leave the machine. A recording proxy in front of the gateway keeps every
  * request the CLI sent, so the tests state exactly what these clients send: paths with query
- * strings, beta headers, thinking and cache-control fields, how many tools.
+ * strings, beta headers, thinking and cache-control fields, how many tools, and where Claude
+ * Code puts its mid-conversation system messages (`role: "system"` inside `messages`).
  *
  * `WRITE_OBSERVED_REQUESTS=1 npx vitest run test/e2e/agent-cli.test.ts` rewrites
  * test-tools/observed-requests.md from what the runs recorded.
@@ -35,7 +39,8 @@ import { startOpenAISimulator, type OpenAISimulator, type RecordedRequest as Ope
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
 const TOOLS_DIR = fileURLToPath(new URL('../../test-tools/', import.meta.url));
-const CLAUDE_JS = join(TOOLS_DIR, 'node_modules/@anthropic-ai/claude-code/cli.js');
+/** Claude Code's Node launcher: it finds the platform's native binary and runs it with the same arguments. */
+const CLAUDE_JS = join(TOOLS_DIR, 'node_modules/@anthropic-ai/claude-code/cli-wrapper.cjs');
 const GEMINI_JS = join(TOOLS_DIR, 'node_modules/@google/gemini-cli/bundle/gemini.js');
 const TOOLS_INSTALLED = existsSync(CLAUDE_JS) && existsSync(GEMINI_JS);
 const PINNED = JSON.parse(readFileSync(join(TOOLS_DIR, 'package.json'), 'utf8')).dependencies as Record<string, string>;
@@ -51,10 +56,14 @@ const UPSTREAM_KEY = 'sk-upstream-agent-cli-0123456789';
 const SECRET = 'TANGERINE-7741';
 const SECRET_FILE = 'notes.txt';
 
-/** What Claude Code 2.1.112 asks for in `-p` mode: one model for the main loop, no background calls with nonessential traffic off. */
-const CLAUDE_MAIN_MODEL = 'claude-sonnet-4-6';
+/** What Claude Code 2.1.197 asks for in `-p` mode by default: one model for the main loop, no background calls with nonessential traffic off. */
+const CLAUDE_MAIN_MODEL = 'claude-opus-4-8';
 /** Its small-fast model, for the background jobs it would run (titles, summaries); listed so they resolve if they ever come. */
 const CLAUDE_SMALL_MODEL = 'claude-haiku-4-5-20251001';
+/** A model that is not Claude (`claude --model gpt-5.5`), as people run Claude Code on an OpenAI model through a gateway. */
+const CLAUDE_CROSS_MODEL = 'gpt-5.5';
+/** The first words of the mid-conversation system message Claude Code 2.1.197 puts right after the user's prompt. */
+const CLAUDE_SYSTEM_MESSAGE_START = 'Available agent types for the Agent tool:';
 /** Gemini CLI 0.61.0 with model "auto": a routing classifier call on the lite model, then the main model. */
 const GEMINI_ROUTER_MODEL = 'gemini-3.5-flash-lite';
 const GEMINI_MAIN_MODEL = 'gemini-3.8-flash';
@@ -282,8 +291,8 @@ function proxyEnv(trap: TrapProxy): Record<string, string> {
   };
 }
 
-function claudeArgs(prompt: string, maxTurns: number): string[] {
-  return ['-p', prompt, '--output-format', 'json', '--max-turns', String(maxTurns)];
+function claudeArgs(prompt: string, maxTurns: number, model?: string): string[] {
+  return ['-p', prompt, '--output-format', 'json', '--max-turns', String(maxTurns), ...(model ? ['--model', model] : [])];
 }
 
 /** ~/.gemini/settings.json: API-key auth chosen up front (no auth dialog), every background sender off. */
@@ -361,6 +370,8 @@ interface AnthropicCallSummary {
   cacheControl: number;
   tools: string[];
   messages?: number;
+  /** Roles of `messages`, in order ('system' for a mid-conversation system message). */
+  roles: string[];
 }
 
 function summarizeAnthropicCall(c: GatewayCall): AnthropicCallSummary {
@@ -379,6 +390,7 @@ function summarizeAnthropicCall(c: GatewayCall): AnthropicCallSummary {
     cacheControl: countOccurrences(b, 'cache_control'),
     tools: Array.isArray(b?.tools) ? b.tools.map((t: { name?: string; type?: string }) => t.name ?? t.type) : [],
     messages: Array.isArray(b?.messages) ? b.messages.length : undefined,
+    roles: Array.isArray(b?.messages) ? b.messages.map((m: { role?: string }) => String(m.role)) : [],
   };
 }
 
@@ -461,8 +473,8 @@ function renderObservation(o: Observation): string[] {
     const calls = o.calls.map(summarizeAnthropicCall);
     out.push(
       ...table(
-        ['#', 'request', 'status', 'auth', 'model', 'stream', 'max_tokens', 'thinking', 'cache_control', 'tools', 'messages'],
-        calls.map((c, i) => [i + 1, c.request, c.status, c.auth, c.model, c.stream, c.maxTokens, c.thinking, c.cacheControl, c.tools.length, c.messages]),
+        ['#', 'request', 'status', 'auth', 'model', 'stream', 'max_tokens', 'thinking', 'cache_control', 'tools', 'roles'],
+        calls.map((c, i) => [i + 1, c.request, c.status, c.auth, c.model, c.stream, c.maxTokens, c.thinking, c.cacheControl, c.tools.length, c.roles.join(',')]),
       ),
     );
     const first = calls[0];
@@ -471,6 +483,12 @@ function renderObservation(o: Observation): string[] {
       out.push(`- body fields: ${first.fields.map(cell).join(', ')}`);
       const body = o.calls[0].body ?? {};
       for (const f of ['output_config', 'context_management']) if (body[f] !== undefined) out.push(`- \`${f}\`: ${cell(body[f])}`);
+      const systemAt = first.roles.indexOf('system');
+      if (systemAt >= 0) {
+        const m = body.messages[systemAt];
+        const text = typeof m.content === 'string' ? m.content : JSON.stringify(m.content);
+        out.push(`- mid-conversation system message at \`messages[${systemAt}]\` (${typeof m.content === 'string' ? 'string content' : 'blocks'}): ${cell(`${text.slice(0, 60).replace(/\s+/g, ' ')}...`)}`);
+      }
       out.push(`- tools: ${first.tools.map(cell).join(', ')}`);
     }
   } else {
@@ -507,8 +525,17 @@ function renderObservation(o: Observation): string[] {
     } else if (u.kind === 'anthropic') {
       out.push(
         ...table(
-          ['#', 'request', 'model', 'anthropic-beta', 'thinking', 'cache_control', 'tools'],
-          reqs.map((r, i) => [i + 1, `${r.method} ${r.path}`, r.body?.model, r.headers['anthropic-beta'], r.body?.thinking, countOccurrences(r.body, 'cache_control'), (r.body?.tools ?? []).length]),
+          ['#', 'request', 'model', 'anthropic-beta', 'thinking', 'cache_control', 'tools', 'roles'],
+          reqs.map((r, i) => [
+            i + 1,
+            `${r.method} ${r.path}`,
+            r.body?.model,
+            r.headers['anthropic-beta'],
+            r.body?.thinking,
+            countOccurrences(r.body, 'cache_control'),
+            (r.body?.tools ?? []).length,
+            (r.body?.messages ?? []).map((m: { role: string }) => m.role).join(','),
+          ]),
         ),
       );
     } else {
@@ -543,12 +570,18 @@ function writeObservedFile(): void {
     '  `NO_PROXY=127.0.0.1,localhost` lets the gateway traffic through.',
     '- Claude Code: `ANTHROPIC_BASE_URL`, `ANTHROPIC_API_KEY` (sent as `x-api-key`) or `ANTHROPIC_AUTH_TOKEN` (sent as',
     '  `Authorization: Bearer`), `CLAUDE_CONFIG_DIR`, `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`, `DISABLE_AUTOUPDATER=1`,',
-    '  `DISABLE_TELEMETRY=1`, `DISABLE_ERROR_REPORTING=1`, `DISABLE_BUG_COMMAND=1`.',
-    '  - With an API key, 2.1.112 still asks `https://api.anthropic.com/api/claude_code/organizations/metrics_enabled` as',
-    '    it exits (its metrics exporter for API customers is not behind any of those switches). With `ANTHROPIC_AUTH_TOKEN`',
-    '    it has no API key to send and skips the call: then nothing but model calls is sent.',
+    '  `DISABLE_TELEMETRY=1`, `DISABLE_ERROR_REPORTING=1`, `DISABLE_BUG_COMMAND=1`. It runs as',
+    '  `node node_modules/@anthropic-ai/claude-code/cli-wrapper.cjs`, the package\'s launcher for its native binary',
+    '  (`@anthropic-ai/claude-code-linux-x64/claude`; the postinstall that would copy it into place is turned off).',
+    '  - With an API key or with `ANTHROPIC_AUTH_TOKEN`, nothing but model calls is sent (2.1.112 still asked',
+    '    `https://api.anthropic.com/api/claude_code/organizations/metrics_enabled` as it exited when it had an API key).',
     '  - With no proxy variable set it also fires `HEAD /` at `ANTHROPIC_BASE_URL` at start-up to warm the connection',
-    '    (answer ignored, 10 s timeout); any proxy variable turns that off, so it does not appear below.',
+    '    (answer ignored); any proxy variable turns that off, so it does not appear below.',
+    '  - Every call carries a mid-conversation system message (`{"role": "system"}` right after the prompt, with the',
+    '    `mid-conversation-system-2026-04-07` beta): the list of agent types. It decides by model name: not for the',
+    '    older Claude models it knows (claude-3-*, Opus 4.0 to 4.7, Sonnet 4.0 to 4.6, Haiku 4.5), yes for',
+    '    `claude-opus-4-8` and for names it does not know, such as `gpt-5.5`; `CLAUDE_CODE_FORCE_MID_CONVERSATION_SYSTEM=1`',
+    '    forces it on.',
     '- Gemini CLI: `GOOGLE_GEMINI_BASE_URL`, `GEMINI_API_KEY` (sent as `x-goog-api-key`), `GEMINI_CLI_NO_RELAUNCH=true`',
     '  (no self re-spawn with a bigger heap), and `~/.gemini/settings.json`:',
     '',
@@ -559,8 +592,9 @@ function writeObservedFile(): void {
     '  Without `privacy.usageStatisticsEnabled: false` it posts usage statistics to `play.googleapis.com`; without',
     '  `security.auth.selectedType` it stops with "Invalid auth method selected" (exit 41); with folder trust on, an',
     '  untrusted working directory stops it (exit 55).',
-    '- Both CLIs run with their default models: Claude Code asks for `' + CLAUDE_MAIN_MODEL + '`; Gemini CLI ("auto") asks',
-    '  `' + GEMINI_ROUTER_MODEL + '` to classify the prompt, then `' + GEMINI_MAIN_MODEL + '` for the turn. The cross-format gateway',
+    '- Claude Code runs with its default model, `' + CLAUDE_MAIN_MODEL + '`, on the Anthropic upstream, and with',
+    '  `--model ' + CLAUDE_CROSS_MODEL + '` on the OpenAI upstream. Gemini CLI runs with its default ("auto"): it asks',
+    '  `' + GEMINI_ROUTER_MODEL + '` to classify the prompt, then `' + GEMINI_MAIN_MODEL + '` for the turn; the cross-format gateway',
     '  serves those names from an OpenAI upstream with `model_map`.',
     '',
   ];
@@ -569,9 +603,10 @@ function writeObservedFile(): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Two gateways: one whose models live on upstreams of the CLIs' own formats, one whose same
-// model names are served by an OpenAI upstream (model_map), as a user would set up either.
-// The CLIs run with their default models in both.
+// Two gateways: one whose models live on upstreams of the CLIs' own formats, one with an OpenAI
+// upstream, as a user would set up either. Claude Code asks the first for its default model and
+// the second for an OpenAI model by name; Gemini CLI asks both for its default models, which the
+// second serves from the OpenAI upstream (model_map).
 // ---------------------------------------------------------------------------------------------
 
 let anthropicSim: AnthropicSimulator;
@@ -590,7 +625,7 @@ suite('agent CLIs through the gateway', () => {
   beforeAll(async () => {
     anthropicSim = await startAnthropicSimulator({ apiKey: UPSTREAM_KEY });
     geminiSim = await startGeminiSimulator({ apiKey: UPSTREAM_KEY, models: [GEMINI_ROUTER_MODEL, GEMINI_MAIN_MODEL] });
-    openaiSim = await startOpenAISimulator({ apiKey: UPSTREAM_KEY, models: ['gpt-4o', 'gpt-4o-mini'] });
+    openaiSim = await startOpenAISimulator({ apiKey: UPSTREAM_KEY, models: [CLAUDE_CROSS_MODEL, 'gpt-4o', 'gpt-4o-mini'] });
     sameFormat = await startTestGateway({
       upstreams: [
         { name: 'anthropic', type: 'anthropic', base_url: anthropicSim.url, api_key: UPSTREAM_KEY, models: [CLAUDE_MAIN_MODEL, CLAUDE_SMALL_MODEL] },
@@ -604,9 +639,8 @@ suite('agent CLIs through the gateway', () => {
           type: 'openai',
           base_url: openaiSim.url,
           api_key: UPSTREAM_KEY,
+          models: [CLAUDE_CROSS_MODEL],
           model_map: {
-            [CLAUDE_MAIN_MODEL]: 'gpt-4o',
-            [CLAUDE_SMALL_MODEL]: 'gpt-4o-mini',
             [GEMINI_MAIN_MODEL]: 'gpt-4o',
             [GEMINI_ROUTER_MODEL]: 'gpt-4o-mini',
           },
@@ -679,24 +713,56 @@ suite('agent CLIs through the gateway', () => {
 
   // ------------------------------------------------------------------------------------------
   describe('Claude Code (claude -p)', () => {
+    /** The betas of every call; for its own default model it also asks for the 1M-token context window, second in the list. */
     const CLAUDE_BETAS = [
       'claude-code-20250219',
       'interleaved-thinking-2025-05-14',
+      'thinking-token-count-2026-05-13',
       'context-management-2025-06-27',
       'prompt-caching-scope-2026-01-05',
+      'mid-conversation-system-2026-04-07',
       'effort-2025-11-24',
     ];
+    const betasFor = (model: string) => (model === CLAUDE_MAIN_MODEL ? [CLAUDE_BETAS[0], 'context-1m-2025-08-07', ...CLAUDE_BETAS.slice(1)] : CLAUDE_BETAS);
+    /** max_tokens: its default model's output limit; 32000 for a model it does not know. */
+    const maxTokensFor = (model: string) => (model === CLAUDE_MAIN_MODEL ? 64000 : 32000);
+    const CLAUDE_TOOLS = [
+      'Agent',
+      'Bash',
+      'CronCreate',
+      'CronDelete',
+      'CronList',
+      'Edit',
+      'EnterWorktree',
+      'ExitWorktree',
+      'NotebookEdit',
+      'Read',
+      'ReportFindings',
+      'ScheduleWakeup',
+      'SendMessage',
+      'Skill',
+      'TaskCreate',
+      'TaskGet',
+      'TaskList',
+      'TaskOutput',
+      'TaskStop',
+      'TaskUpdate',
+      'WebFetch',
+      'WebSearch',
+      'Workflow',
+      'Write',
+    ];
 
-    /** What every Messages call of Claude Code 2.1.112 looks like, whatever the upstream. */
-    function expectClaudeMessagesCall(c: AnthropicCallSummary, body: any, auth: string) {
+    /** What every Messages call of Claude Code 2.1.197 looks like, whatever the upstream. */
+    function expectClaudeMessagesCall(c: AnthropicCallSummary, body: any, auth: string, model: string) {
       expect(c.request).toBe('POST /v1/messages?beta=true');
       expect(c.status).toBe(200);
       expect(c.auth).toBe(auth);
       expect(c.anthropicVersion).toBe('2023-06-01');
-      expect(c.anthropicBeta).toEqual(CLAUDE_BETAS);
-      expect(c.model).toBe(CLAUDE_MAIN_MODEL);
+      expect(c.anthropicBeta).toEqual(betasFor(model));
+      expect(c.model).toBe(model);
       expect(c.stream).toBe(true);
-      expect(c.maxTokens).toBe(32000);
+      expect(c.maxTokens).toBe(maxTokensFor(model));
       expect(c.fields).toEqual(['context_management', 'max_tokens', 'messages', 'metadata', 'model', 'output_config', 'stream', 'system', 'thinking', 'tools']);
       expect(c.thinking).toEqual({ type: 'adaptive' });
       expect(body.output_config).toEqual({ effort: 'high' });
@@ -704,14 +770,16 @@ suite('agent CLIs through the gateway', () => {
       expect(typeof body.metadata?.user_id).toBe('string');
       // Cache breakpoints on the system prompt blocks and the newest message.
       expect(c.cacheControl).toBeGreaterThanOrEqual(3);
-      expect(c.tools).toHaveLength(23);
-      expect(c.tools).toEqual(expect.arrayContaining(['Agent', 'Bash', 'Edit', 'Glob', 'Grep', 'Read', 'TodoWrite', 'WebFetch', 'WebSearch', 'Write']));
+      expect(c.tools).toEqual(CLAUDE_TOOLS);
+      // The mid-conversation system message: right after the prompt, a string, on every call.
+      expect(c.roles.slice(0, 2)).toEqual(['user', 'system']);
+      expect(body.messages[1]).toEqual({ role: 'system', content: expect.stringContaining(CLAUDE_SYSTEM_MESSAGE_START) });
     }
 
     type ClaudeAuth = { apiKey: string } | { authToken: string };
 
-    async function runClaude(sb: Sandbox, done: (run: RunResult) => void, prompt: string, maxTurns: number, auth: ClaudeAuth) {
-      const run = await runCli(CLAUDE_JS, claudeArgs(prompt, maxTurns), claudeEnv(sb, proxy.url, trap, auth), sb.cwd);
+    async function runClaude(sb: Sandbox, done: (run: RunResult) => void, prompt: string, maxTurns: number, auth: ClaudeAuth, model?: string) {
+      const run = await runCli(CLAUDE_JS, claudeArgs(prompt, maxTurns, model), claudeEnv(sb, proxy.url, trap, auth), sb.cwd);
       done(run);
       const why = describeRun(run, proxy.calls);
       expect(run.code, why).toBe(0);
@@ -725,7 +793,8 @@ suite('agent CLIs through the gateway', () => {
       return result;
     }
 
-    const claudeCommand = (prompt: string, maxTurns: number, auth: string) => `${auth}=<gateway key> claude ${claudeArgs(prompt, maxTurns).map((a) => (a.includes(' ') ? JSON.stringify(a) : a)).join(' ')}`;
+    const claudeCommand = (prompt: string, maxTurns: number, auth: string, model?: string) =>
+      `${auth}=<gateway key> claude ${claudeArgs(prompt, maxTurns, model).map((a) => (a.includes(' ') ? JSON.stringify(a) : a)).join(' ')}`;
 
     it(
       'answers a prompt through an Anthropic upstream (same format)',
@@ -746,20 +815,19 @@ suite('agent CLIs through the gateway', () => {
           // One streamed call, the beta flag in the query string. (Without HTTP(S)_PROXY set, Claude Code
           // first fires `HEAD /` at the base URL to warm the connection and ignores the answer.)
           expect(calls.map((c) => c.request)).toEqual(['POST /v1/messages?beta=true']);
-          expectClaudeMessagesCall(calls[0], proxy.calls[0].body, 'x-api-key');
+          expectClaudeMessagesCall(calls[0], proxy.calls[0].body, 'x-api-key', CLAUDE_MAIN_MODEL);
+          expect(calls[0].roles).toEqual(['user', 'system']);
 
-          // Same format: forwarded as sent, with the gateway's key and the client's beta header.
+          // Same format: forwarded as sent (the mid-conversation system message too), with the gateway's key and the client's beta header.
           const up = anthropicSim.requests.filter((r) => r.method === 'POST');
           expect(up.map((r) => r.path)).toEqual(['/v1/messages']);
           expect(up[0].headers['x-api-key']).toBe(UPSTREAM_KEY);
-          expect(up[0].headers['anthropic-beta']).toBe(CLAUDE_BETAS.join(','));
-          expect(up[0].body.tools).toHaveLength(23);
-          expect(up[0].body.thinking).toEqual({ type: 'adaptive' });
-          expect(countOccurrences(up[0].body, 'cache_control')).toBe(calls[0].cacheControl);
+          expect(up[0].headers['anthropic-beta']).toBe(betasFor(CLAUDE_MAIN_MODEL).join(','));
+          expect(up[0].body).toEqual(proxy.calls[0].body);
 
-          // With an API key, 2.1.112 still asks api.anthropic.com/api/claude_code/organizations/metrics_enabled
-          // as it exits (no setting turns that off); the trap refused it. Nothing else goes out.
-          expect(trap.attempts.filter((a) => a !== 'CONNECT api.anthropic.com:443'), trap.attempts.join('\n')).toEqual([]);
+          // With an API key, 2.1.112 asked api.anthropic.com/api/claude_code/organizations/metrics_enabled as it
+          // exited; 2.1.197 does not: nothing leaves the machine.
+          expect(trap.attempts).toEqual([]);
         });
       },
       TEST_TIMEOUT_MS,
@@ -787,15 +855,18 @@ suite('agent CLIs through the gateway', () => {
 
           const calls = proxy.calls.map(summarizeAnthropicCall);
           expect(calls.map((c) => c.request)).toEqual(['POST /v1/messages?beta=true', 'POST /v1/messages?beta=true']);
-          for (const [i, c] of calls.entries()) expectClaudeMessagesCall(c, proxy.calls[i].body, 'authorization: Bearer');
+          for (const [i, c] of calls.entries()) expectClaudeMessagesCall(c, proxy.calls[i].body, 'authorization: Bearer', CLAUDE_MAIN_MODEL);
+          // The system message stays where it was; the tool round trip follows it.
+          expect(calls[1].roles).toEqual(['user', 'system', 'assistant', 'user']);
           const second = proxy.calls[1].body as { messages: Array<{ role: string; content: unknown }> };
           const types = second.messages.flatMap((m) => (Array.isArray(m.content) ? (m.content as Array<{ type: string }>).map((b) => b.type) : []));
           expect(types).toEqual(expect.arrayContaining(['tool_use', 'tool_result']));
 
           const up = anthropicSim.requests.filter((r) => r.method === 'POST');
           expect(up).toHaveLength(2);
+          expect(up.map((r) => r.body)).toEqual(proxy.calls.map((c) => c.body));
           expect(mentionsSecret(up[1].body.messages)).toBe(true);
-          // Bearer auth: no API key for the metrics check, so nothing at all leaves the machine.
+          // Bearer auth: nothing at all leaves the machine.
           expect(trap.attempts).toEqual([]);
         });
       },
@@ -803,31 +874,35 @@ suite('agent CLIs through the gateway', () => {
     );
 
     it(
-      'answers a prompt through an OpenAI upstream (cross-format)',
+      'answers a prompt through an OpenAI upstream (cross-format, an OpenAI model by name)',
       async () => {
         const spec: RunSpec = {
-          title: 'Claude Code -> OpenAI upstream (cross-format): a prompt',
+          title: `Claude Code -> OpenAI upstream (cross-format, --model ${CLAUDE_CROSS_MODEL}): a prompt`,
           client: 'claude',
-          command: claudeCommand(PONG_PROMPT, 1, 'ANTHROPIC_AUTH_TOKEN'),
+          command: claudeCommand(PONG_PROMPT, 1, 'ANTHROPIC_AUTH_TOKEN', CLAUDE_CROSS_MODEL),
           gateway: crossFormat,
           upstreams: ['openai'],
         };
         await withRun(spec, async (sb, done) => {
           openaiSim.handler = () => ({ type: 'text', text: 'Pong from the OpenAI upstream.' });
-          const result = await runClaude(sb, done, PONG_PROMPT, 1, { authToken: crossKey });
+          const result = await runClaude(sb, done, PONG_PROMPT, 1, { authToken: crossKey }, CLAUDE_CROSS_MODEL);
           expect(result.result).toBe('Pong from the OpenAI upstream.');
 
           const calls = proxy.calls.map(summarizeAnthropicCall);
           expect(calls.map((c) => c.request)).toEqual(['POST /v1/messages?beta=true']);
-          expectClaudeMessagesCall(calls[0], proxy.calls[0].body, 'authorization: Bearer');
+          expectClaudeMessagesCall(calls[0], proxy.calls[0].body, 'authorization: Bearer', CLAUDE_CROSS_MODEL);
+          expect(calls[0].roles).toEqual(['user', 'system']);
 
           const up = openaiSim.requests.filter((r) => r.method === 'POST');
           expect(up.map((r) => r.path)).toEqual(['/v1/chat/completions']);
           expect(up[0].headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
-          expect(up[0].body.model).toBe('gpt-4o');
+          expect(up[0].body.model).toBe(CLAUDE_CROSS_MODEL);
           expect(up[0].body.stream).toBe(true);
-          expect(up[0].body.tools).toHaveLength(23);
-          expect(up[0].body.messages[0].role).toBe('system');
+          expect(up[0].body.tools).toHaveLength(CLAUDE_TOOLS.length);
+          // The system prompt first; the mid-conversation system message stays a system message after the prompt.
+          const messages = up[0].body.messages as Array<{ role: string; content: unknown }>;
+          expect(messages.map((m) => m.role)).toEqual(['system', 'user', 'system']);
+          expect(messages[2].content).toBe(proxy.calls[0].body.messages[1].content);
           expect(trap.attempts).toEqual([]);
         });
       },
@@ -835,12 +910,12 @@ suite('agent CLIs through the gateway', () => {
     );
 
     it(
-      'runs a tool round trip through an OpenAI upstream (cross-format)',
+      'runs a tool round trip through an OpenAI upstream (cross-format, an OpenAI model by name)',
       async () => {
         const spec: RunSpec = {
-          title: 'Claude Code -> OpenAI upstream (cross-format): tool round trip',
+          title: `Claude Code -> OpenAI upstream (cross-format, --model ${CLAUDE_CROSS_MODEL}): tool round trip`,
           client: 'claude',
-          command: claudeCommand(TOOL_PROMPT, 3, 'ANTHROPIC_AUTH_TOKEN'),
+          command: claudeCommand(TOOL_PROMPT, 3, 'ANTHROPIC_AUTH_TOKEN', CLAUDE_CROSS_MODEL),
           gateway: crossFormat,
           upstreams: ['openai'],
         };
@@ -850,21 +925,25 @@ suite('agent CLIs through the gateway', () => {
             mentionsSecret(req.body?.messages)
               ? { type: 'text', text: `The passphrase is ${SECRET}.` }
               : { type: 'tool_call', calls: [{ name: 'Read', arguments: JSON.stringify({ file_path: filePath }) }] };
-          const result = await runClaude(sb, done, TOOL_PROMPT, 3, { authToken: crossKey });
+          const result = await runClaude(sb, done, TOOL_PROMPT, 3, { authToken: crossKey }, CLAUDE_CROSS_MODEL);
           expect(result.result).toBe(`The passphrase is ${SECRET}.`);
           expect(result.num_turns).toBe(2);
 
           const calls = proxy.calls.map(summarizeAnthropicCall);
           expect(calls.map((c) => c.request)).toEqual(['POST /v1/messages?beta=true', 'POST /v1/messages?beta=true']);
-          for (const [i, c] of calls.entries()) expectClaudeMessagesCall(c, proxy.calls[i].body, 'authorization: Bearer');
+          for (const [i, c] of calls.entries()) expectClaudeMessagesCall(c, proxy.calls[i].body, 'authorization: Bearer', CLAUDE_CROSS_MODEL);
+          expect(calls[1].roles).toEqual(['user', 'system', 'assistant', 'user']);
 
           const up = openaiSim.requests.filter((r) => r.method === 'POST');
           expect(up.map((r) => r.path)).toEqual(['/v1/chat/completions', '/v1/chat/completions']);
-          expect(up[1].body.tools).toHaveLength(23);
-          const roles = (up[1].body.messages as Array<{ role: string }>).map((m) => m.role);
-          expect(roles).toEqual(expect.arrayContaining(['system', 'user', 'assistant', 'tool']));
-          const toolMessage = (up[1].body.messages as Array<{ role: string; content: unknown }>).find((m) => m.role === 'tool');
-          expect(JSON.stringify(toolMessage?.content)).toContain(SECRET);
+          expect(up.map((r) => r.body.model)).toEqual([CLAUDE_CROSS_MODEL, CLAUDE_CROSS_MODEL]);
+          expect(up[1].body.tools).toHaveLength(CLAUDE_TOOLS.length);
+          const messages = up[1].body.messages as Array<{ role: string; content: unknown; tool_calls?: Array<{ function: { name: string } }> }>;
+          // In place: the system message between the prompt and the tool call, as Claude Code sent it.
+          expect(messages.map((m) => m.role)).toEqual(['system', 'user', 'system', 'assistant', 'tool']);
+          expect(String(messages[2].content)).toContain(CLAUDE_SYSTEM_MESSAGE_START);
+          expect(messages[3].tool_calls?.map((t) => t.function.name)).toEqual(['Read']);
+          expect(JSON.stringify(messages[4].content)).toContain(SECRET);
           expect(trap.attempts).toEqual([]);
         });
       },

@@ -963,3 +963,145 @@ describe('headers and side routes', () => {
     expect(oai.requests).toHaveLength(0);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Mid-conversation system messages (`role: "system"` inside `messages`, as Claude Code 2.1.197
+// sends on every call) and blocks and fields the gateway does not know, from the official
+// Anthropic SDK. Same format, the body passes through byte for byte. Cross-format, a system
+// message stays a system message at its place on OpenAI and becomes user text at its place on
+// Gemini, and what canonical cannot carry is left out and named in x-switchyard-warnings.
+
+describe('Anthropic clients: mid-conversation system messages and blocks the gateway does not know', () => {
+  const OPUS = 'claude-opus-4-8';
+  const GPT = 'gpt-5.5';
+  const GEMINI = 'gemini-2.5-flash';
+  const BETA = 'mid-conversation-system-2026-04-07';
+  let up: { anthropic: AnthropicSimulator; openai: OpenAISimulator; gemini: GeminiSimulator };
+  let gateway: TestGateway;
+  let sdk: Anthropic;
+  const sent: Sent[] = [];
+
+  beforeAll(async () => {
+    const [anthropic, openai, gemini] = await Promise.all([
+      startAnthropicSimulator({ apiKey: KEYS.anthropic }),
+      startOpenAISimulator({ apiKey: KEYS.openai, models: [GPT] }),
+      startGeminiSimulator({ apiKey: KEYS.gemini }),
+    ]);
+    up = { anthropic, openai, gemini };
+    // Model names served as they are: the same-format body needs no rename, so it can pass byte for byte.
+    gateway = await startTestGateway({
+      retry: { attempts: 1 },
+      upstreams: [
+        { name: 'mcs-anthropic', type: 'anthropic', base_url: anthropic.url, api_key: KEYS.anthropic, models: [OPUS], timeout: 10 },
+        { name: 'mcs-openai', type: 'openai', base_url: openai.url, api_key: KEYS.openai, models: [GPT], timeout: 10 },
+        { name: 'mcs-gemini', type: 'gemini', base_url: gemini.url, api_key: KEYS.gemini, models: [GEMINI], timeout: 10 },
+      ],
+    });
+    const apiKey = (await gateway.createKey({ name: 'mid-conversation-system' })).key;
+    sdk = new Anthropic({ baseURL: gateway.url, apiKey, maxRetries: 0, timeout: 10_000, fetch: capturingFetch(sent) });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await Promise.all(Object.values(up ?? {}).map((s) => s.close()));
+  });
+
+  beforeEach(() => {
+    for (const s of Object.values(up)) s.requests.length = 0;
+    sent.length = 0;
+  });
+
+  /** A conversation with a document, a web search Anthropic ran, a block type from the future and two system messages. */
+  function conversation(model: string): Anthropic.MessageCreateParamsNonStreaming {
+    const futureBlock = { type: 'future_block_2027', payload: { anything: true } } as unknown as Anthropic.ContentBlockParam;
+    return {
+      model,
+      max_tokens: 256,
+      system: [{ type: 'text', text: 'You are a research assistant.', cache_control: { type: 'ephemeral' } }],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Clause 9: this contract is governed by the law of England.' }, title: 'contract.txt' },
+            { type: 'text', text: 'Find the governing law of this contract.' },
+          ],
+        },
+        { role: 'system', content: 'Cite your sources.' },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: 'Searching.' },
+            { type: 'server_tool_use', id: 'srvtoolu_01', name: 'web_search', input: { query: 'governing law clause' } },
+            {
+              type: 'web_search_tool_result',
+              tool_use_id: 'srvtoolu_01',
+              content: [{ type: 'web_search_result', url: 'https://example.com/law', title: 'Governing law', encrypted_content: 'EqgfCioIARgBIiQ3YTAw', page_age: null }],
+            },
+            { type: 'text', text: 'The law of England.' },
+          ],
+        },
+        { role: 'user', content: [futureBlock, { type: 'text', text: 'And the notice period?' }] },
+        { role: 'system', content: [{ type: 'text', text: 'Answer in one sentence.' }] },
+      ],
+      tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 3 }],
+    };
+  }
+
+  it('same format: forwards the body byte for byte, system messages, unknown blocks and fields included', async () => {
+    const body = { ...conversation(OPUS), field_from_the_future: { on: true } } as Anthropic.MessageCreateParamsNonStreaming;
+    const message = await sdk.messages.create(body, { headers: { 'anthropic-beta': BETA } });
+    expect(message.content).toEqual([{ type: 'text', text: ANTHROPIC_DEFAULT_TEXT }]);
+    const [received] = up.anthropic.requests;
+    expect(received.rawBody).toBe(sent[0].raw);
+    expect(received.headers['anthropic-beta']).toBe(BETA);
+    expect((received.body.messages as Array<{ role: string }>).map((m) => m.role)).toEqual(['user', 'system', 'assistant', 'user', 'system']);
+
+    // Streamed too: the events come back through the SDK's own stream helper.
+    const text = await sdk.messages.stream({ ...body, stream: true }, { headers: { 'anthropic-beta': BETA } }).finalText();
+    expect(text).toBe(ANTHROPIC_DEFAULT_TEXT);
+    expect(up.anthropic.requests[1].rawBody).toBe(sent[1].raw);
+  });
+
+  it('OpenAI upstream: each system message at its place; server tool, its blocks, the document and the unknown block left out with warnings', async () => {
+    up.openai.enqueue({ type: 'text', text: 'Thirty days, per clause 12.' });
+    const { data, response } = await sdk.messages.create(conversation(GPT), { headers: { 'anthropic-beta': BETA } }).withResponse();
+    expect(data.content).toEqual([{ type: 'text', text: 'Thirty days, per clause 12.' }]);
+    const [received] = up.openai.requests.filter((r) => r.method === 'POST');
+    expect(received.body.messages).toEqual([
+      { role: 'system', content: 'You are a research assistant.' },
+      { role: 'user', content: 'Find the governing law of this contract.' },
+      { role: 'system', content: 'Cite your sources.' },
+      { role: 'assistant', content: 'Searching.The law of England.' },
+      { role: 'user', content: 'And the notice period?' },
+      { role: 'system', content: 'Answer in one sentence.' },
+    ]);
+    expect(received.body.tools).toBeUndefined();
+    expect(received.headers['anthropic-beta']).toBeUndefined();
+    const warnings = response.headers.get('x-switchyard-warnings') ?? '';
+    for (const param of [
+      'messages[].content[].document',
+      'messages[].content[].server_tool_use',
+      'messages[].content[].web_search_tool_result',
+      'messages[].content[].future_block_2027',
+      'tools.0',
+    ]) {
+      expect(warnings).toContain(`${param}: `);
+    }
+  });
+
+  it('Gemini upstream: a system message after the first turn is user text at its place, with a warning', async () => {
+    up.gemini.enqueue({ type: 'text', text: 'Thirty days.' });
+    const { data, response } = await sdk.messages.create(conversation(GEMINI)).withResponse();
+    expect(data.content).toEqual([{ type: 'text', text: 'Thirty days.' }]);
+    const [received] = up.gemini.requests.filter((r) => r.method === 'POST');
+    expect(received.body.systemInstruction).toEqual({ parts: [{ text: 'You are a research assistant.' }] });
+    expect(received.body.contents).toEqual([
+      { role: 'user', parts: [{ text: 'Find the governing law of this contract.' }, { text: 'Cite your sources.' }] },
+      { role: 'model', parts: [{ text: 'Searching.' }, { text: 'The law of England.' }] },
+      { role: 'user', parts: [{ text: 'And the notice period?' }, { text: 'Answer in one sentence.' }] },
+    ]);
+    const warnings = response.headers.get('x-switchyard-warnings') ?? '';
+    expect(warnings).toContain('messages[].system: Gemini has no system turns');
+    expect(warnings).toContain('messages[].content[].web_search_tool_result: ');
+  });
+});

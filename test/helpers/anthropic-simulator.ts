@@ -231,7 +231,18 @@ export async function startAnthropicSimulator(opts: { apiKey?: string } = {}): P
     const messages = body.messages as Array<{ role?: unknown; content?: unknown }>;
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i];
-      if (m.role !== 'user' && m.role !== 'assistant') return `messages.${i}.role: Input should be 'user' or 'assistant'`;
+      if (m.role === 'system') {
+        // Mid-conversation system messages (Claude Opus 4.8 and later; clients send the mid-conversation-system-2026-04-07 beta):
+        // never first, right after a user turn, then an assistant turn or the end; text only.
+        if (i === 0) return 'messages.0: a system message cannot be the first message; use the top-level `system` parameter';
+        if (messages[i - 1].role !== 'user') return `messages.${i}: a system message must follow a user message`;
+        const next = messages[i + 1];
+        if (next !== undefined && next.role !== 'assistant') return `messages.${i}: a system message must be last or followed by an assistant message`;
+        if (typeof m.content === 'string') continue;
+        if (!Array.isArray(m.content) || m.content.some((b: any) => b?.type !== 'text')) return `messages.${i}.content: a system message takes a string or text blocks`;
+        continue;
+      }
+      if (m.role !== 'user' && m.role !== 'assistant') return `messages.${i}.role: Input should be 'user', 'assistant' or 'system'`;
       if (typeof m.content === 'string') continue;
       if (!Array.isArray(m.content)) return `messages.${i}.content: Input should be a valid list`;
       const blocks = m.content as Array<Record<string, any>>;

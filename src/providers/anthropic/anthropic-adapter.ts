@@ -10,8 +10,10 @@ import { parseAnthropicMessage } from './parse-anthropic-message.ts';
 export const anthropicAdapter: UpstreamAdapter = {
   type: 'anthropic',
   buildRequest(req: ChatRequest, target: AdapterTarget): UpstreamHttpRequest {
-    const { body, warnings } = convertToAnthropicRequest(req, target.upstreamModel);
     const { url, headers } = anthropicEndpoint(target, '/v1/messages', req.passHeaders);
+    // The betas the call goes out with decide what the body may use (mid-conversation system messages).
+    const betas = headers['anthropic-beta']?.split(',') ?? [];
+    const { body, warnings } = convertToAnthropicRequest(req, target.upstreamModel, { betas });
     return { url, headers, body: JSON.stringify(body), warnings };
   },
   parseResult: (body) => parseAnthropicMessage(body),

@@ -72,6 +72,21 @@ export interface AnthropicMessageParam {
   content: string | AnthropicContentBlockParam[];
 }
 
+/**
+ * A mid-conversation system message: an instruction that applies from its place in the
+ * conversation on, without changing the cached prefix before it. Claude Opus 4.8 and later
+ * accept one right after a user turn (never first, followed by an assistant turn or last);
+ * older models answer 400 "role 'system' is not supported on this model". Claude Code sends
+ * them with the `mid-conversation-system-2026-04-07` beta.
+ */
+export interface AnthropicSystemMessageParam {
+  role: 'system';
+  content: string | AnthropicTextBlockParam[];
+}
+
+/** The beta flag that asks for mid-conversation system messages. */
+export const MID_CONVERSATION_SYSTEM_BETA = 'mid-conversation-system-2026-04-07';
+
 export interface AnthropicToolParam {
   name: string;
   description?: string;
@@ -90,7 +105,7 @@ export type AnthropicThinkingConfig = { type: 'enabled'; budget_tokens: number }
 export interface AnthropicMessagesRequest {
   model: string;
   max_tokens: number;
-  messages: AnthropicMessageParam[];
+  messages: Array<AnthropicMessageParam | AnthropicSystemMessageParam>;
   system?: string | AnthropicTextBlockParam[];
   metadata?: { user_id?: string | null };
   stop_sequences?: string[];
@@ -104,8 +119,11 @@ export interface AnthropicMessagesRequest {
 }
 
 // Request schemas, for decoding what Anthropic clients send. Content blocks are
-// checked one by one (see anthropicBlockSchemas) so an unsupported block type gets
-// its own error instead of a union mismatch.
+// checked one by one (see anthropicBlockSchemas): a known block type is validated,
+// and a type the gateway does not know (Anthropic adds them often: server_tool_use,
+// web_search_tool_result, document, search_result, container_upload, mcp_tool_use...)
+// is left to the decoder, which warns instead of failing. Tool, tool choice and
+// thinking types stay open for the same reason.
 
 const cacheControlSchema = z.record(z.string(), z.unknown());
 
@@ -164,7 +182,8 @@ export const anthropicBlockSchemas = {
 export const anthropicToolSchema = z.looseObject({
   /** Absent or 'custom' for client tools; server tools carry a versioned type (web_search_20250305, ...). */
   type: z.string().nullish(),
-  name: z.string(),
+  /** Required for client tools (the decoder checks); some server tool types (mcp_toolset) have none. */
+  name: z.string().nullish(),
   description: z.string().nullish(),
   input_schema: z.record(z.string(), z.unknown()).nullish(),
   cache_control: cacheControlSchema.nullish(),
@@ -185,22 +204,33 @@ export const anthropicThinkingSchema = z.discriminatedUnion('type', [
   z.looseObject({ type: z.literal('between_tools') }),
 ]);
 
-/** Newer API versions' `output_config`: a reasoning effort and a JSON schema output format. */
-export const anthropicOutputConfigSchema = z.looseObject({
-  effort: z.enum(['low', 'medium', 'high', 'xhigh', 'max']).nullish(),
-  format: z.looseObject({ type: z.literal('json_schema'), schema: z.record(z.string(), z.unknown()) }).nullish(),
-});
+/** Newer API versions' `output_config.format`: a JSON schema the answer must follow. */
+export const anthropicJsonOutputFormatSchema = z.looseObject({ type: z.literal('json_schema'), schema: z.record(z.string(), z.unknown()) });
 
+/** The types of tool choice, thinking and effort the decoder knows; others are tolerated with a warning. */
+export const ANTHROPIC_TOOL_CHOICE_TYPES = ['auto', 'any', 'tool', 'none'] as const;
+export const ANTHROPIC_THINKING_TYPES = ['enabled', 'disabled', 'adaptive', 'between_tools'] as const;
+export const ANTHROPIC_EFFORTS = ['low', 'medium', 'high', 'xhigh', 'max'] as const;
+
+const openTypeSchema = z.looseObject({ type: z.string() });
+
+/**
+ * The request as the decoder reads it. Open where Anthropic keeps adding things (block,
+ * tool, tool choice, thinking and output format types, effort levels, message and top-level
+ * fields), so a client that knows newer API features still decodes; exact where a value
+ * must be right for any upstream (model, max_tokens, roles, sampling ranges).
+ */
 export const anthropicMessagesRequestSchema = z.looseObject({
   model: z.string().min(1),
   max_tokens: z.number().int().min(1),
   messages: z.array(
     z.looseObject({
-      role: z.enum(['user', 'assistant']),
-      content: z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]),
+      /** 'system': a mid-conversation system message (AnthropicSystemMessageParam). */
+      role: z.enum(['user', 'assistant', 'system']),
+      content: z.union([z.string(), z.array(openTypeSchema)]),
     }),
   ),
-  system: z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]).nullish(),
+  system: z.union([z.string(), z.array(openTypeSchema)]).nullish(),
   metadata: z.looseObject({ user_id: z.string().nullish() }).nullish(),
   stop_sequences: z.array(z.string()).nullish(),
   stream: z.boolean().nullish(),
@@ -208,9 +238,14 @@ export const anthropicMessagesRequestSchema = z.looseObject({
   top_p: z.number().min(0).max(1).nullish(),
   top_k: z.number().int().min(0).nullish(),
   tools: z.array(anthropicToolSchema).nullish(),
-  tool_choice: anthropicToolChoiceSchema.nullish(),
-  thinking: anthropicThinkingSchema.nullish(),
-  output_config: anthropicOutputConfigSchema.nullish(),
+  tool_choice: openTypeSchema.nullish(),
+  thinking: openTypeSchema.nullish(),
+  output_config: z
+    .looseObject({
+      effort: z.string().nullish(),
+      format: openTypeSchema.nullish(),
+    })
+    .nullish(),
 });
 export type AnthropicMessagesRequestIn = z.infer<typeof anthropicMessagesRequestSchema>;
 

@@ -1,28 +1,33 @@
-import type { ContentPart, ImagePart, Message, TextPart, ToolResultPart, Warning } from '../../core/canonical.ts';
+import type { ContentPart, ImagePart, Message, TextPart, ToolResultPart } from '../../core/canonical.ts';
+import type { WarningSink } from '../../core/warn-uncarried.ts';
 import type {
   AnthropicContentBlockParam,
   AnthropicImageBlockParam,
   AnthropicMessageParam,
+  AnthropicSystemMessageParam,
   AnthropicTextBlockParam,
   AnthropicToolResultBlockParam,
 } from './anthropic-api.ts';
 
-/** Collects warnings, one per distinct parameter, so a long history does not repeat the same one. */
-export class WarningSink {
-  readonly list: Warning[] = [];
-  private readonly seen = new Set<string>();
-
-  add(param: string, message: string): void {
-    if (this.seen.has(param)) return;
-    this.seen.add(param);
-    this.list.push({ param, message });
-  }
+export interface ConvertToAnthropicMessagesOptions {
+  /**
+   * Keep system messages that sit inside the conversation at their place (Anthropic's
+   * mid-conversation system messages) instead of folding them into `system`. Only set when
+   * the request carries the `mid-conversation-system-2026-04-07` beta: models before Claude
+   * Opus 4.8 reject a system turn outright, while the top-level `system` works on every model.
+   */
+  inPlaceSystem?: boolean;
 }
+
+type Turn = { role: 'user' | 'assistant'; content: AnthropicContentBlockParam[] } | { role: 'system'; content: AnthropicTextBlockParam[] };
 
 /**
  * Canonical system + messages -> Anthropic `system` blocks and alternating
  * user/assistant messages:
- * - system-role messages join `system` (Anthropic has no system turns);
+ * - system-role messages before the first turn join `system`; later ones stay in place as
+ *   mid-conversation system messages when `inPlaceSystem` is set and Anthropic's placement
+ *   rules allow (right after a user turn, followed by an assistant turn or last), else they
+ *   join `system` too, with a warning: the instruction then applies from the start;
  * - tool results become `tool_result` blocks in a user turn, placed before the
  *   turn's other blocks as Anthropic requires after a `tool_use` turn;
  * - consecutive turns of one role merge into one;
@@ -33,19 +38,27 @@ export function convertToAnthropicMessages(
   system: readonly TextPart[],
   messages: readonly Message[],
   warnings: WarningSink,
-): { system: AnthropicTextBlockParam[]; messages: AnthropicMessageParam[] } {
+  opts: ConvertToAnthropicMessagesOptions = {},
+): { system: AnthropicTextBlockParam[]; messages: Array<AnthropicMessageParam | AnthropicSystemMessageParam> } {
   const systemBlocks: AnthropicTextBlockParam[] = [];
   for (const part of system) {
     if (part.text !== '') systemBlocks.push(textBlock(part));
   }
-  const out: Array<{ role: 'user' | 'assistant'; content: AnthropicContentBlockParam[] }> = [];
+  const turns: Turn[] = [];
+  const push = (turn: Turn): void => {
+    if (!mergeInto(turns[turns.length - 1], turn)) turns.push(turn);
+  };
 
   messages.forEach((message, i) => {
     if (message.name) warnings.add('messages[].name', 'Anthropic has no participant names; the name was not sent.');
     if (message.role === 'system') {
+      const blocks: AnthropicTextBlockParam[] = [];
       for (const part of message.content) {
-        if (part.type === 'text' && part.text !== '') systemBlocks.push(textBlock(part));
+        if (part.type === 'text' && part.text !== '') blocks.push(textBlock(part));
       }
+      if (blocks.length === 0) return;
+      if (turns.length === 0) systemBlocks.push(...blocks);
+      else push({ role: 'system', content: blocks });
       return;
     }
     const role = message.role === 'assistant' ? 'assistant' : 'user';
@@ -54,16 +67,43 @@ export function convertToAnthropicMessages(
       const block = role === 'assistant' ? assistantBlock(part, `messages[${i}].content[${j}]`, warnings) : userBlock(part, warnings);
       if (block) blocks.push(block);
     });
-    if (blocks.length === 0) return;
-    const last = out[out.length - 1];
-    if (last && last.role === role) last.content.push(...blocks);
-    else out.push({ role, content: blocks });
+    if (blocks.length > 0) push({ role, content: blocks });
+  });
+
+  const out: Turn[] = [];
+  turns.forEach((turn, k) => {
+    if (turn.role === 'system') {
+      const next = turns[k + 1];
+      const placed = turns[k - 1]?.role === 'user' && (next === undefined || next.role === 'assistant');
+      if (opts.inPlaceSystem && placed) {
+        out.push(turn);
+        return;
+      }
+      systemBlocks.push(...turn.content);
+      warnings.add(
+        'messages[].system',
+        opts.inPlaceSystem
+          ? 'Anthropic takes a system message in the conversation only right after a user turn, followed by an assistant turn or last; it was moved into the system prompt.'
+          : 'A system message in the conversation was moved into the system prompt: keeping it in place needs the mid-conversation-system-2026-04-07 beta.',
+      );
+      return;
+    }
+    // A system message folded away can leave two turns of one role side by side.
+    if (!mergeInto(out[out.length - 1], turn)) out.push(turn);
   });
 
   for (const m of out) {
     if (m.role === 'user') m.content = toolResultsFirst(m.content);
   }
   return { system: systemBlocks, messages: out };
+}
+
+/** Appends `turn` to `last` when both have one role (Anthropic wants roles to alternate). */
+function mergeInto(last: Turn | undefined, turn: Turn): boolean {
+  if (!last || last.role !== turn.role) return false;
+  if (last.role === 'system' && turn.role === 'system') last.content.push(...turn.content);
+  else if (last.role !== 'system' && turn.role !== 'system') last.content.push(...turn.content);
+  return true;
 }
 
 function userBlock(part: ContentPart, warnings: WarningSink): AnthropicContentBlockParam | undefined {

@@ -1,19 +1,30 @@
 import type { ChatRequest, ResponseFormat, Warning } from '../../core/canonical.ts';
-import type { AnthropicMessagesRequest } from './anthropic-api.ts';
-import { convertToAnthropicMessages, WarningSink } from './convert-to-anthropic-messages.ts';
+import { WarningSink } from '../../core/warn-uncarried.ts';
+import { type AnthropicMessagesRequest, MID_CONVERSATION_SYSTEM_BETA } from './anthropic-api.ts';
+import { convertToAnthropicMessages } from './convert-to-anthropic-messages.ts';
 import { mapAnthropicThinkingBudget, MIN_THINKING_BUDGET } from './map-anthropic-thinking-budget.ts';
 import { prepareAnthropicTools } from './prepare-anthropic-tools.ts';
 
 /** Anthropic requires max_tokens; this is what a request without one gets. */
 export const DEFAULT_MAX_TOKENS = 4096;
 
+export interface ConvertToAnthropicRequestOptions {
+  /** The `anthropic-beta` flags the call goes out with (the client's and the operator's). */
+  betas?: readonly string[];
+}
+
 /**
  * Canonical request -> Anthropic Messages request body. Whatever Anthropic cannot
  * honour is listed in `warnings`, never dropped silently.
  */
-export function convertToAnthropicRequest(req: ChatRequest, model: string): { body: AnthropicMessagesRequest; warnings: Warning[] } {
+export function convertToAnthropicRequest(
+  req: ChatRequest,
+  model: string,
+  opts: ConvertToAnthropicRequestOptions = {},
+): { body: AnthropicMessagesRequest; warnings: Warning[] } {
   const warnings = new WarningSink();
-  const converted = convertToAnthropicMessages(req.system, req.messages, warnings);
+  const inPlaceSystem = opts.betas?.includes(MID_CONVERSATION_SYSTEM_BETA) === true;
+  const converted = convertToAnthropicMessages(req.system, req.messages, warnings, { inPlaceSystem });
   const system = converted.system;
 
   const instruction = responseFormatInstruction(req.responseFormat, warnings);

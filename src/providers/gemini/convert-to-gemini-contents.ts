@@ -33,6 +33,13 @@ export interface ConvertContentsOptions {
  * - reasoning with text -> `thought: true` parts; a signature-only reasoning part (how
  *   the adapter keeps a signature Gemini put on a text or functionCall part) goes back
  *   onto the part that follows it.
+ * - system messages before the first turn join `systemInstruction`. A system message later
+ *   in the conversation (an Anthropic client's mid-conversation system message) becomes
+ *   user text at its place, with a warning: Gemini has no system turns, and moving it into
+ *   `systemInstruction` would make it apply from the start and change the front of every
+ *   later request, which is the prompt prefix Gemini's implicit caching keys on. At its
+ *   place it still reads as an instruction given at that point; it loses only the system
+ *   role's authority over user text.
  */
 export function convertToGeminiContents(req: Pick<ChatRequest, 'system' | 'messages'>, opts: ConvertContentsOptions = {}): GeminiContentsConversion {
   const warnings = new Map<string, Warning>();
@@ -54,12 +61,28 @@ export function convertToGeminiContents(req: Pick<ChatRequest, 'system' | 'messa
     else contents.push({ role, parts });
   };
 
+  let started = false;
   req.messages.forEach((m, i) => {
     if (m.name !== undefined) warn('messages[].name', 'Gemini has no participant names on messages; the name was not sent.');
+    if (m.role !== 'system') started = true;
     switch (m.role) {
-      case 'system':
-        for (const p of m.content) if (p.type === 'text' && p.text !== '') system.push({ text: p.text });
+      case 'system': {
+        const texts: Array<{ text: string }> = [];
+        for (const p of m.content) {
+          if (p.type !== 'text') continue;
+          if (p.cacheControl) warn('cache_control', 'Gemini has no prompt-cache markers; its implicit caching applies instead.');
+          if (p.text !== '') texts.push({ text: p.text });
+        }
+        if (!started) {
+          system.push(...texts);
+          return;
+        }
+        if (texts.length > 0) {
+          warn('messages[].system', `Gemini has no system turns; the system message at messages[${i}] was sent as user text at its place.`);
+          push('user', texts);
+        }
         return;
+      }
       case 'assistant':
         push('model', convertAssistant(m, i, toolNames, opts, warn));
         return;

@@ -97,15 +97,30 @@ function reasoningEffort(r: ReasoningConfig | undefined, warnings: Warning[]): O
   return effort;
 }
 
+/**
+ * Canonical messages -> chat messages. Instructions before the first turn become one leading
+ * system message; a system message later in the conversation (an Anthropic client's
+ * mid-conversation system message) stays a system message at its place, where OpenAI reads
+ * it as an instruction from that point on.
+ */
 function convertMessages(req: ChatRequest, warnings: Warning[]): OpenAIChatMessage[] {
   const out: OpenAIChatMessage[] = [];
   // Several system messages or content arrays trip some OpenAI-compatible servers; one string works everywhere.
-  if (req.system.length > 0) out.push({ role: 'system', content: req.system.map((p) => p.text).join('\n\n') });
+  const leading = req.system.map((p) => p.text);
+  let started = false;
   req.messages.forEach((m, i) => {
+    if (m.role !== 'system' && !started) {
+      started = true;
+      if (leading.length > 0) out.push({ role: 'system', content: leading.join('\n\n') });
+    }
     switch (m.role) {
-      case 'system':
-        out.push({ role: 'system', content: textOf(m.content) });
+      case 'system': {
+        const text = textOf(m.content);
+        if (text === '') return;
+        if (started) out.push({ role: 'system', content: text });
+        else leading.push(text);
         return;
+      }
       case 'assistant':
         out.push(convertAssistant(m, i, warnings));
         return;
@@ -117,6 +132,7 @@ function convertMessages(req: ChatRequest, warnings: Warning[]): OpenAIChatMessa
         return;
     }
   });
+  if (!started && leading.length > 0) out.push({ role: 'system', content: leading.join('\n\n') });
   return out;
 }
 
@@ -166,8 +182,9 @@ function convertToolResult(p: ToolResultPart, i: number, warnings: Warning[]): O
   return { role: 'tool', tool_call_id: p.toolCallId, content };
 }
 
+/** A system message's text blocks, joined the way the leading system prompt's are. */
 function textOf(content: ContentPart[]): string {
-  let text = '';
-  for (const p of content) if (p.type === 'text') text += p.text;
-  return text;
+  return content
+    .flatMap((p) => (p.type === 'text' && p.text !== '' ? [p.text] : []))
+    .join('\n\n');
 }

@@ -201,27 +201,26 @@ describe('anthropicCodec.decodeRequest', () => {
     const base = { model: 'm', max_tokens: 10 };
     expect(decodeError({ ...base, max_tokens: 'ten', messages: [] }).param).toBe('max_tokens');
     expect(decodeError({ ...base, temperature: 1.5, messages: [] }).param).toBe('temperature');
-    expect(decodeError({ ...base, messages: [{ role: 'system', content: 'x' }] }).param).toBe('messages.0.role');
+    expect(decodeError({ ...base, messages: [{ role: 'developer', content: 'x' }] }).param).toBe('messages.0.role');
     expect(decodeError({ ...base, messages: [{ role: 'user', content: [{ type: 'text' }] }] }).message).toBe('messages.0.content.0.text: Field required');
     expect(decodeError([]).code).toBe('invalid_request_error');
   });
 
-  it('refuses what it cannot carry instead of dropping it: server tools, documents, misplaced blocks', () => {
+  it('refuses misplaced and malformed blocks of the types it knows, as Anthropic does (unknown types: decode-anthropic-tolerance.test.ts)', () => {
     const base = { model: 'm', max_tokens: 10 };
-    const server = decodeError({ ...base, messages: [], tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 5 }] });
-    expect([server.code, server.param, server.message]).toEqual([
-      'invalid_request_error',
-      'tools.0.type',
-      "tools.0: server tool 'web_search_20250305' runs only on Anthropic models and cannot be used with this model.",
-    ]);
-    const doc = decodeError({ ...base, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'x' } }] }] });
-    expect([doc.param, doc.message]).toEqual(['messages.0.content.0.type', "messages.0.content.0.type: content block type 'document' is not supported for this model."]);
     expect(decodeError({ ...base, messages: [{ role: 'user', content: [{ type: 'tool_use', id: 't', name: 'f', input: {} }] }] }).message).toBe(
       "messages.0.content.0: 'tool_use' blocks are only allowed in assistant messages.",
     );
-    expect(
-      decodeError({ ...base, messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [{ type: 'search_result' }] }] }] }).param,
-    ).toBe('messages.0.content.0.content.0.type');
+    expect(decodeError({ ...base, messages: [{ role: 'assistant', content: [{ type: 'tool_result', tool_use_id: 't' }] }] }).message).toBe(
+      "messages.0.content.0: 'tool_result' blocks are only allowed in user messages.",
+    );
+    expect(decodeError({ ...base, messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [{ type: 'text' }] }] }] }).message).toBe(
+      'messages.0.content.0.content.0.text: Field required',
+    );
+    expect(decodeError({ ...base, messages: [{ role: 'system', content: [{ type: 'text', text: 1 }] }] }).param).toBe('messages.0.content.0.text');
+    expect(decodeError({ ...base, messages: [], tools: [{ description: 'no name', input_schema: { type: 'object' } }] }).message).toBe('tools.0.name: Field required');
+    expect(decodeError({ ...base, messages: [], thinking: { type: 'enabled' } }).message).toBe('thinking.budget_tokens: Field required');
+    expect(decodeError({ ...base, messages: [], tool_choice: { type: 'tool' } }).message).toBe('tool_choice.name: Field required');
   });
 });
 
