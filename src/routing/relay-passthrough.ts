@@ -69,7 +69,9 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
       } catch {
         return { kind: 'failed', error: new GatewayError('upstream_error', `Upstream ${upstream.name} returned a body that is not JSON.`) };
       }
-      if (json && typeof json === 'object' && 'error' in json && !('choices' in json) && !('content' in json)) {
+      // An error body in a 200; a Responses object carries `"error": null` when all is well.
+      const error = json && typeof json === 'object' ? (json as { error?: unknown }).error : undefined;
+      if (error && typeof error === 'object' && !('choices' in (json as object)) && !('content' in (json as object)) && !('output' in (json as object))) {
         const info = spec.parseError(text);
         return { kind: 'failed', error: new GatewayError('upstream_error', info.message, { publicCode: info.code ?? null }) };
       }
