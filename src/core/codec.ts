@@ -58,6 +58,14 @@ export interface UpstreamHttpRequest {
   warnings: Warning[];
 }
 
+/** An upstream's error body read as message/type/code/param, for errors re-rendered in the client's format. */
+export interface UpstreamErrorInfo {
+  message: string;
+  type?: string;
+  code?: string | null;
+  param?: string | null;
+}
+
 /** One upstream type (OpenAI-compatible, Azure, Anthropic, Gemini). */
 export interface UpstreamAdapter {
   readonly type: 'openai' | 'azure' | 'anthropic' | 'gemini';
@@ -68,7 +76,7 @@ export interface UpstreamAdapter {
   /** A fresh decoder for one streamed response. */
   createStreamDecoder(): StreamDecoder;
   /** The provider's error body -> message/type/code, for errors re-rendered in the client's format. */
-  parseError(text: string): { message: string; type?: string; code?: string | null; param?: string | null };
+  parseError(text: string): UpstreamErrorInfo;
 }
 
 export interface StreamDecoder {

@@ -1,4 +1,4 @@
-import { parseOpenAIError } from '../providers/openai/openai-api.ts';
+import { parseOpenAIError } from '../providers/openai/openai-error.ts';
 import { openAIEndpoint } from '../providers/openai/openai-chat-endpoint.ts';
 import type { UpstreamType } from '../config/schema.ts';
 import type { Target } from './model-registry.ts';

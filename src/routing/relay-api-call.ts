@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
+import type { UpstreamErrorInfo } from '../core/codec.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { RequestMeter } from '../metering/request-meter.ts';
-import type { UpstreamErrorInfo } from '../providers/openai/openai-api.ts';
 import { ClientStream } from './client-stream.ts';
 import type { Target } from './model-registry.ts';
 import { RelayAttempt, type RelayIo, type RelayResult } from './relay-attempt.ts';

@@ -1,9 +1,8 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { Usage } from '../core/canonical.ts';
-import type { StreamTap } from '../core/codec.ts';
+import type { StreamTap, UpstreamErrorInfo } from '../core/codec.ts';
 import { GatewayError } from '../core/errors.ts';
 import { type SseEvent, SseParser } from '../core/sse.ts';
-import type { UpstreamErrorInfo } from '../providers/openai/openai-api.ts';
 import { ClientStream, SSE_HEADERS } from './client-stream.ts';
 import type { Target } from './model-registry.ts';
 import { RelayAttempt, type RelayIo, type RelayResult } from './relay-attempt.ts';

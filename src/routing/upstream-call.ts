@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { request, type Dispatcher } from 'undici';
+import type { UpstreamErrorInfo } from '../core/codec.ts';
 import { GatewayError, isRetryableUpstreamStatus, redactSecrets } from '../core/errors.ts';
-import type { UpstreamErrorInfo } from '../providers/openai/openai-api.ts';
 import type { Upstream } from './upstreams.ts';
 
 export type AbortReason = 'timeout' | 'idle' | 'client_closed';

@@ -1,6 +1,6 @@
 import type { GatewayError } from '../../core/errors.ts';
 import { encodeSse } from '../../core/sse.ts';
-import { isAnthropicErrorType, type AnthropicErrorBody } from '../../providers/anthropic/anthropic-api.ts';
+import { isAnthropicErrorType, type AnthropicErrorBody } from '../../wire/anthropic.ts';
 
 /** The error type Anthropic uses for an HTTP status (https://docs.claude.com/en/api/errors). */
 export function anthropicErrorTypeForStatus(status: number): string {

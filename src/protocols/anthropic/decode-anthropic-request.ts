@@ -26,7 +26,7 @@ import {
   anthropicThinkingSchema,
   anthropicToolChoiceSchema,
   type AnthropicMessagesRequestIn,
-} from '../../providers/anthropic/anthropic-api.ts';
+} from '../../wire/anthropic.ts';
 
 type BlockType = keyof typeof anthropicBlockSchemas;
 type Block<T extends BlockType> = z.infer<(typeof anthropicBlockSchemas)[T]>;

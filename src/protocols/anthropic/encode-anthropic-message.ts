@@ -1,6 +1,5 @@
 import type { ChatResult, Usage } from '../../core/canonical.ts';
-import type { AnthropicContentBlockOut, AnthropicMessageOut, AnthropicUsageOut } from '../../providers/anthropic/anthropic-api.ts';
-import { parseToolInput } from '../../providers/anthropic/convert-to-anthropic-messages.ts';
+import { parseToolInput, type AnthropicContentBlockOut, type AnthropicMessageOut, type AnthropicUsageOut } from '../../wire/anthropic.ts';
 import { mapToAnthropicStopReason } from './map-to-anthropic-stop-reason.ts';
 
 /** Anthropic message ids look like `msg_...`; keep the upstream's id inside so logs can be matched. */

@@ -1,5 +1,5 @@
 import type { FinishReason } from '../../core/canonical.ts';
-import { mapAnthropicStopReason } from '../../providers/anthropic/map-anthropic-stop-reason.ts';
+import { mapAnthropicStopReason } from '../../wire/anthropic.ts';
 
 const ANTHROPIC_STOP_REASONS = new Set(['end_turn', 'max_tokens', 'stop_sequence', 'tool_use', 'pause_turn', 'refusal', 'model_context_window_exceeded']);
 

@@ -18,7 +18,7 @@ import {
   type GeminiContent,
   type GeminiGenerateContentRequest,
   type GeminiPart,
-} from '../../providers/gemini/gemini-api.ts';
+} from '../../wire/gemini.ts';
 import { convertGeminiSchemaToJsonSchema } from './convert-gemini-schema-to-json-schema.ts';
 
 type FunctionResponse = NonNullable<GeminiPart['functionResponse']>;

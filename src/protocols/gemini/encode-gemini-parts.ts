@@ -1,5 +1,5 @@
 import type { ChatResult, Usage } from '../../core/canonical.ts';
-import type { GeminiPartOut, GeminiUsageMetadataOut } from '../../providers/gemini/gemini-api.ts';
+import type { GeminiPartOut, GeminiUsageMetadataOut } from '../../wire/gemini.ts';
 
 /**
  * Canonical answer content -> Gemini response parts. Reasoning with text becomes

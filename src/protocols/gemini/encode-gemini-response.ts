@@ -1,5 +1,5 @@
 import type { ChatResult } from '../../core/canonical.ts';
-import type { GeminiCandidateOut, GeminiGenerateContentResponseOut } from '../../providers/gemini/gemini-api.ts';
+import type { GeminiCandidateOut, GeminiGenerateContentResponseOut } from '../../wire/gemini.ts';
 import { encodeGeminiParts, encodeGeminiUsage } from './encode-gemini-parts.ts';
 import { mapToGeminiFinishReason } from './map-to-gemini-finish-reason.ts';
 

@@ -1,5 +1,5 @@
 import type { GatewayError } from '../../core/errors.ts';
-import type { GeminiErrorBody } from '../../providers/gemini/gemini-api.ts';
+import type { GeminiErrorBody } from '../../wire/gemini.ts';
 
 /** google.rpc.Code names, as Google puts them in `error.status`. */
 const RPC_STATUSES = new Set([

@@ -1,7 +1,7 @@
 import type { StreamEvent, Usage } from '../../core/canonical.ts';
 import type { StreamEncoder } from '../../core/codec.ts';
 import { GatewayError } from '../../core/errors.ts';
-import type { GeminiCandidateOut, GeminiGenerateContentResponseOut, GeminiPartOut } from '../../providers/gemini/gemini-api.ts';
+import type { GeminiCandidateOut, GeminiGenerateContentResponseOut, GeminiPartOut } from '../../wire/gemini.ts';
 import { encodeGeminiUsage, parseArgs } from './encode-gemini-parts.ts';
 import { encodeGeminiError } from './gemini-error.ts';
 import { mapToGeminiFinishReason } from './map-to-gemini-finish-reason.ts';

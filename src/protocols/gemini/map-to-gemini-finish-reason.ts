@@ -1,5 +1,5 @@
 import type { FinishReason } from '../../core/canonical.ts';
-import { GEMINI_FINISH_REASONS } from '../../providers/gemini/gemini-api.ts';
+import { GEMINI_FINISH_REASONS } from '../../wire/gemini.ts';
 
 /**
  * Canonical finish reason -> Gemini FinishReason. Gemini says STOP for function calls.

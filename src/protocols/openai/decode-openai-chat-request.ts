@@ -12,7 +12,7 @@ import type {
 } from '../../core/canonical.ts';
 import { warnUncarried } from '../../core/warn-uncarried.ts';
 import { GatewayError } from '../../core/errors.ts';
-import { openAIChatRequestSchema, type OpenAIChatMessage, type OpenAIChatRequest } from '../../providers/openai/openai-api.ts';
+import { openAIChatRequestSchema, type OpenAIChatMessage, type OpenAIChatRequest } from '../../wire/openai-chat.ts';
 import { validateOpenAIChatBody } from './openai-chat-request.ts';
 
 /**

@@ -1,5 +1,6 @@
 import type { ChatResult } from '../../core/canonical.ts';
-import { encodeOpenAIUsage, type OpenAIChatCompletionOut, type OpenAIToolCallOut } from '../../providers/openai/openai-api.ts';
+import type { OpenAIChatCompletionOut, OpenAIToolCallOut } from '../../wire/openai-chat.ts';
+import { encodeOpenAIUsage } from './encode-openai-usage.ts';
 import { mapToOpenAIFinishReason } from './map-to-openai-finish-reason.ts';
 
 /** OpenAI ids look like `chatcmpl-...`; keep the upstream's id inside so logs can be matched. */

@@ -1,5 +1,5 @@
 import type { FinishReason } from '../../core/canonical.ts';
-import type { OpenAIFinishReason } from '../../providers/openai/openai-api.ts';
+import type { OpenAIFinishReason } from '../../wire/openai-chat.ts';
 
 /** OpenAI has no 'error' or 'other' finish reason; clients treat 'stop' as a normal end, the safest reading of both. */
 export function mapToOpenAIFinishReason(reason: FinishReason): OpenAIFinishReason {

@@ -2,13 +2,9 @@ import type { StreamEvent, Usage } from '../../core/canonical.ts';
 import type { StreamEncoder } from '../../core/codec.ts';
 import { GatewayError } from '../../core/errors.ts';
 import { encodeSse } from '../../core/sse.ts';
-import {
-  encodeOpenAIUsage,
-  type OpenAIChatChunkOut,
-  type OpenAIChunkDelta,
-  type OpenAIFinishReason,
-} from '../../providers/openai/openai-api.ts';
+import type { OpenAIChatChunkOut, OpenAIChunkDelta, OpenAIFinishReason } from '../../wire/openai-chat.ts';
 import { toOpenAIChatId } from './encode-openai-chat-completion.ts';
+import { encodeOpenAIUsage } from './encode-openai-usage.ts';
 import { encodeOpenAIStreamError } from './openai-error.ts';
 import { mapToOpenAIFinishReason } from './map-to-openai-finish-reason.ts';
 

@@ -1,6 +1,6 @@
 import type { ChatRequest } from '../../core/canonical.ts';
 import type { AdapterTarget, UpstreamAdapter, UpstreamHttpRequest } from '../../core/codec.ts';
-import { parseAnthropicError } from './anthropic-api.ts';
+import { parseAnthropicError } from './anthropic-error.ts';
 import { anthropicEndpoint } from './anthropic-endpoint.ts';
 import { AnthropicStreamDecoder } from './anthropic-stream-decoder.ts';
 import { convertToAnthropicRequest } from './convert-to-anthropic-request.ts';

@@ -1,5 +1,5 @@
 import type { AdapterTarget } from '../../core/codec.ts';
-import { ANTHROPIC_VERSION } from './anthropic-api.ts';
+import { ANTHROPIC_VERSION } from '../../wire/anthropic.ts';
 
 /**
  * Client headers that must never reach the upstream from passHeaders: auth and framing are the

@@ -2,7 +2,7 @@ import type { Usage } from '../../core/canonical.ts';
 import { GeneratedTextBuffer } from '../../core/generated-text-buffer.ts';
 import type { SseEvent } from '../../core/sse.ts';
 import type { StreamTap } from '../../core/codec.ts';
-import type { AnthropicUsage } from './anthropic-api.ts';
+import type { AnthropicUsage } from '../../wire/anthropic.ts';
 import { convertAnthropicUsage, mergeAnthropicUsage } from './convert-anthropic-usage.ts';
 
 /** What Anthropic-to-Anthropic pass-through adds to the adapter's pieces: usage read from the passing bytes. */

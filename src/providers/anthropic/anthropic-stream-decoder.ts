@@ -10,11 +10,11 @@ import {
   anthropicMessageDeltaSchema,
   anthropicMessageStartSchema,
   isAnthropicErrorType,
+  mapAnthropicStopReason,
   type AnthropicContentBlock,
   type AnthropicUsage,
-} from './anthropic-api.ts';
+} from '../../wire/anthropic.ts';
 import { convertAnthropicUsage, mergeAnthropicUsage } from './convert-anthropic-usage.ts';
-import { mapAnthropicStopReason } from './map-anthropic-stop-reason.ts';
 
 type BlockKind = 'text' | 'reasoning' | 'tool' | 'skip';
 

@@ -1,5 +1,5 @@
 import type { Usage } from '../../core/canonical.ts';
-import type { AnthropicUsage } from './anthropic-api.ts';
+import type { AnthropicUsage } from '../../wire/anthropic.ts';
 
 /**
  * Anthropic's `input_tokens` counts only the uncached part of the prompt; cache

@@ -1,13 +1,14 @@
 import type { ContentPart, ImagePart, Message, TextPart, ToolResultPart } from '../../core/canonical.ts';
 import type { WarningSink } from '../../core/warn-uncarried.ts';
-import type {
-  AnthropicContentBlockParam,
-  AnthropicImageBlockParam,
-  AnthropicMessageParam,
-  AnthropicSystemMessageParam,
-  AnthropicTextBlockParam,
-  AnthropicToolResultBlockParam,
-} from './anthropic-api.ts';
+import {
+  parseToolInput,
+  type AnthropicContentBlockParam,
+  type AnthropicImageBlockParam,
+  type AnthropicMessageParam,
+  type AnthropicSystemMessageParam,
+  type AnthropicTextBlockParam,
+  type AnthropicToolResultBlockParam,
+} from '../../wire/anthropic.ts';
 
 export interface ConvertToAnthropicMessagesOptions {
   /**
@@ -187,16 +188,4 @@ function toolResultBlock(part: ToolResultPart, warnings: WarningSink): Anthropic
 function toolResultsFirst(blocks: AnthropicContentBlockParam[]): AnthropicContentBlockParam[] {
   if (!blocks.some((b) => b.type === 'tool_result')) return blocks;
   return [...blocks.filter((b) => b.type === 'tool_result'), ...blocks.filter((b) => b.type !== 'tool_result')];
-}
-
-/** Tool arguments travel as JSON text in canonical; Anthropic wants the object. */
-export function parseToolInput(args: string): { ok: boolean; value: Record<string, unknown> } {
-  if (args.trim() === '') return { ok: true, value: {} };
-  try {
-    const value: unknown = JSON.parse(args);
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return { ok: true, value: value as Record<string, unknown> };
-  } catch {
-    // Falls through: not JSON.
-  }
-  return { ok: false, value: {} };
 }

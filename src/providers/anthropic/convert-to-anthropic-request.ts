@@ -1,6 +1,6 @@
 import type { ChatRequest, ResponseFormat, Warning } from '../../core/canonical.ts';
 import { WarningSink } from '../../core/warn-uncarried.ts';
-import { type AnthropicMessagesRequest, MID_CONVERSATION_SYSTEM_BETA } from './anthropic-api.ts';
+import { type AnthropicMessagesRequest, MID_CONVERSATION_SYSTEM_BETA } from '../../wire/anthropic.ts';
 import { convertToAnthropicMessages } from './convert-to-anthropic-messages.ts';
 import { mapAnthropicThinkingBudget, MIN_THINKING_BUDGET } from './map-anthropic-thinking-budget.ts';
 import { prepareAnthropicTools } from './prepare-anthropic-tools.ts';

@@ -1,7 +1,6 @@
 import type { ChatResult, ReasoningPart, TextPart, ToolCallPart } from '../../core/canonical.ts';
-import { anthropicMessageSchema, type AnthropicContentBlock } from './anthropic-api.ts';
+import { anthropicMessageSchema, mapAnthropicStopReason, type AnthropicContentBlock } from '../../wire/anthropic.ts';
 import { convertAnthropicUsage } from './convert-anthropic-usage.ts';
-import { mapAnthropicStopReason } from './map-anthropic-stop-reason.ts';
 
 /**
  * A Messages API `message` object -> canonical result. Server-tool blocks

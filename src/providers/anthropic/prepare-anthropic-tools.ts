@@ -1,6 +1,6 @@
 import type { ToolChoice, ToolDefinition } from '../../core/canonical.ts';
 import type { WarningSink } from '../../core/warn-uncarried.ts';
-import type { AnthropicToolChoice, AnthropicToolParam } from './anthropic-api.ts';
+import type { AnthropicToolChoice, AnthropicToolParam } from '../../wire/anthropic.ts';
 
 /** Canonical tools and tool choice -> Anthropic `tools` and `tool_choice`. */
 export function prepareAnthropicTools(

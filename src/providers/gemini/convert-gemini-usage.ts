@@ -1,5 +1,5 @@
 import type { Usage } from '../../core/canonical.ts';
-import type { GeminiUsageMetadata } from './gemini-api.ts';
+import type { GeminiUsageMetadata } from '../../wire/gemini.ts';
 
 /**
  * Gemini usageMetadata -> canonical usage. promptTokenCount already includes the

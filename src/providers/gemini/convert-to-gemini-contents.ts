@@ -1,6 +1,6 @@
 import type { ChatRequest, ContentPart, ImagePart, Message, ToolResultPart, Warning } from '../../core/canonical.ts';
 import { GatewayError } from '../../core/errors.ts';
-import type { GeminiContentOut, GeminiPartOut } from './gemini-api.ts';
+import type { GeminiContentOut, GeminiPartOut } from '../../wire/gemini.ts';
 import { guessMediaTypeFromUrl } from './guess-media-type.ts';
 
 /**

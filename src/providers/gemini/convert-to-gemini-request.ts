@@ -1,5 +1,5 @@
 import type { ChatRequest, ReasoningConfig, Warning } from '../../core/canonical.ts';
-import type { GeminiGenerateContentRequestOut, GeminiGenerationConfigOut, GeminiThinkingConfigOut } from './gemini-api.ts';
+import type { GeminiGenerateContentRequestOut, GeminiGenerationConfigOut, GeminiThinkingConfigOut } from '../../wire/gemini.ts';
 import { convertJsonSchemaToGemini } from './convert-json-schema-to-gemini.ts';
 import { convertToGeminiContents } from './convert-to-gemini-contents.ts';
 import { convertToGeminiTools } from './convert-to-gemini-tools.ts';

@@ -1,5 +1,5 @@
 import type { ChatRequest, Warning } from '../../core/canonical.ts';
-import type { GeminiFunctionDeclarationOut, GeminiGenerateContentRequestOut } from './gemini-api.ts';
+import type { GeminiFunctionDeclarationOut, GeminiGenerateContentRequestOut } from '../../wire/gemini.ts';
 import { convertJsonSchemaToGemini } from './convert-json-schema-to-gemini.ts';
 
 export interface GeminiToolsConversion {

@@ -1,4 +1,4 @@
-import { geminiErrorBodySchema } from './gemini-api.ts';
+import { geminiErrorBodySchema } from '../../wire/gemini.ts';
 
 export interface GeminiErrorInfo {
   message: string;

@@ -3,7 +3,7 @@ import type { SseEvent } from '../../core/sse.ts';
 import type { StreamTap } from '../../core/codec.ts';
 import { GeneratedTextBuffer } from '../../core/generated-text-buffer.ts';
 import type { AdapterTarget } from '../../core/codec.ts';
-import type { GeminiUsageMetadata } from './gemini-api.ts';
+import type { GeminiUsageMetadata } from '../../wire/gemini.ts';
 import { convertGeminiUsage } from './convert-gemini-usage.ts';
 import { geminiModelPath } from './gemini-endpoint.ts';
 

@@ -1,8 +1,8 @@
 import type { FinishReason, StreamEvent, Usage } from '../../core/canonical.ts';
 import type { StreamDecoder } from '../../core/codec.ts';
 import type { SseEvent } from '../../core/sse.ts';
+import { geminiGenerateContentResponseSchema, type GeminiGenerateContentResponse, type GeminiPart } from '../../wire/gemini.ts';
 import { convertGeminiUsage } from './convert-gemini-usage.ts';
-import { geminiGenerateContentResponseSchema, type GeminiGenerateContentResponse, type GeminiPart } from './gemini-api.ts';
 import { parseGeminiError } from './gemini-error.ts';
 import { geminiResponseKey, geminiToolCallId } from './gemini-tool-call-id.ts';
 import { createdOf, finishOf, type GeminiParseOptions } from './parse-gemini-response.ts';

@@ -1,6 +1,6 @@
 import type { ChatResult, FinishReason, ReasoningPart, TextPart, ToolCallPart } from '../../core/canonical.ts';
+import { geminiGenerateContentResponseSchema, type GeminiGenerateContentResponse, type GeminiPart } from '../../wire/gemini.ts';
 import { convertGeminiUsage } from './convert-gemini-usage.ts';
-import { geminiGenerateContentResponseSchema, type GeminiGenerateContentResponse, type GeminiPart } from './gemini-api.ts';
 import { geminiResponseKey, geminiToolCallId } from './gemini-tool-call-id.ts';
 import { mapGeminiFinishReason } from './map-gemini-finish-reason.ts';
 

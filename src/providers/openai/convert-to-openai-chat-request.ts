@@ -1,5 +1,5 @@
 import type { ChatRequest, ContentPart, Message, ReasoningConfig, ToolResultPart, Warning } from '../../core/canonical.ts';
-import type { OpenAIChatMessage, OpenAIChatRequest } from './openai-api.ts';
+import type { OpenAIChatMessage, OpenAIChatRequest } from '../../wire/openai-chat.ts';
 
 type UserContentPart = Exclude<Extract<OpenAIChatMessage, { role: 'user' }>['content'], string>[number];
 type ToolCall = NonNullable<Extract<OpenAIChatMessage, { role: 'assistant' }>['tool_calls']>[number];

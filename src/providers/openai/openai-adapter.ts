@@ -1,6 +1,6 @@
 import type { AdapterTarget, UpstreamAdapter, UpstreamHttpRequest } from '../../core/codec.ts';
 import type { ChatRequest } from '../../core/canonical.ts';
-import { parseOpenAIError } from './openai-api.ts';
+import { parseOpenAIError } from './openai-error.ts';
 import { openAIChatEndpoint } from './openai-chat-endpoint.ts';
 import { OpenAIChatStreamDecoder } from './openai-chat-stream-decoder.ts';
 import { convertToOpenAIChatRequest } from './convert-to-openai-chat-request.ts';

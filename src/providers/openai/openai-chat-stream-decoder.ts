@@ -1,8 +1,10 @@
 import type { FinishReason, StreamEvent, Usage } from '../../core/canonical.ts';
 import type { StreamDecoder } from '../../core/codec.ts';
 import type { SseEvent } from '../../core/sse.ts';
-import { convertOpenAIUsage, openAIChatChunkSchema, parseOpenAIError, type OpenAIChatChunk } from './openai-api.ts';
+import { openAIChatChunkSchema, type OpenAIChatChunk } from '../../wire/openai-chat.ts';
+import { convertOpenAIUsage } from './convert-openai-usage.ts';
 import { finishReasonWithToolCalls, mapOpenAIFinishReason } from './map-openai-finish-reason.ts';
+import { parseOpenAIError } from './openai-error.ts';
 
 type ChunkToolCall = NonNullable<NonNullable<NonNullable<OpenAIChatChunk['choices']>[number]['delta']>['tool_calls']>[number];
 

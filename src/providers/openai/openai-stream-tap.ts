@@ -2,7 +2,7 @@ import type { Usage } from '../../core/canonical.ts';
 import { GeneratedTextBuffer } from '../../core/generated-text-buffer.ts';
 import type { SseEvent } from '../../core/sse.ts';
 import type { StreamTap } from '../../core/codec.ts';
-import { extractOpenAIUsage } from './openai-api.ts';
+import { extractOpenAIUsage } from './convert-openai-usage.ts';
 
 const USAGE_OBJECT = /"usage"\s*:\s*\{/;
 const EMPTY_CHOICES = /"choices"\s*:\s*\[\s*\]/;

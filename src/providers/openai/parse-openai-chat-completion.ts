@@ -1,6 +1,7 @@
 import type { ChatResult } from '../../core/canonical.ts';
 import { GatewayError } from '../../core/errors.ts';
-import { convertOpenAIUsage, openAIChatCompletionSchema } from './openai-api.ts';
+import { openAIChatCompletionSchema } from '../../wire/openai-chat.ts';
+import { convertOpenAIUsage } from './convert-openai-usage.ts';
 import { finishReasonWithToolCalls, mapOpenAIFinishReason } from './map-openai-finish-reason.ts';
 
 /** A `chat.completion` body -> canonical result (first choice; converted routes ask for one). */

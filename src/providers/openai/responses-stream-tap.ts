@@ -1,9 +1,8 @@
 import type { Usage } from '../../core/canonical.ts';
-import type { StreamTap } from '../../core/codec.ts';
+import type { StreamTap, UpstreamErrorInfo } from '../../core/codec.ts';
 import { GeneratedTextBuffer } from '../../core/generated-text-buffer.ts';
 import type { SseEvent } from '../../core/sse.ts';
 import { convertResponsesUsage, responsesResponseSchema, responsesUsageSchema } from '../../wire/openai-responses.ts';
-import type { UpstreamErrorInfo } from './openai-api.ts';
 
 /** The events that carry the whole response, usage included. */
 const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);

@@ -4,7 +4,7 @@ import { GatewayError } from '../../core/errors.ts';
 import { encodeSse } from '../../core/sse.ts';
 import { countPromptTokens, countTextTokens } from '../../core/tokens.ts';
 import { anthropicCodec } from '../../protocols/anthropic/anthropic-codec.ts';
-import { parseAnthropicError } from '../../providers/anthropic/anthropic-api.ts';
+import { parseAnthropicError } from '../../providers/anthropic/anthropic-error.ts';
 import { anthropicEndpoint } from '../../providers/anthropic/anthropic-endpoint.ts';
 import {
   AnthropicStreamTap,

@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { countPromptTokens, countTextTokens } from '../../core/tokens.ts';
-import { extractOpenAIUsage, parseOpenAIError } from '../../providers/openai/openai-api.ts';
+import { extractOpenAIUsage } from '../../providers/openai/convert-openai-usage.ts';
 import { openAIChatEndpoint } from '../../providers/openai/openai-chat-endpoint.ts';
+import { parseOpenAIError } from '../../providers/openai/openai-error.ts';
 import { collectOpenAIResultText, isOpenAIStreamError, OpenAIStreamTap } from '../../providers/openai/openai-stream-tap.ts';
 import { countableOpenAIMessages, prepareOpenAIChatBody, validateOpenAIChatBody } from '../../protocols/openai/openai-chat-request.ts';
 import { openAICodec } from '../../protocols/openai/openai-codec.ts';

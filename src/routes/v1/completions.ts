@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { countTextTokens } from '../../core/tokens.ts';
-import { extractOpenAIUsage } from '../../providers/openai/openai-api.ts';
+import { extractOpenAIUsage } from '../../providers/openai/convert-openai-usage.ts';
 import { collectOpenAIResultText, isOpenAIStreamError, OpenAIStreamTap } from '../../providers/openai/openai-stream-tap.ts';
 import { inputTexts, inputTokenCount, validateCompletionsBody } from '../../protocols/openai/openai-api-bodies.ts';
 import { prepareOpenAIChatBody } from '../../protocols/openai/openai-chat-request.ts';

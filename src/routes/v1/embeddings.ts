@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Usage } from '../../core/canonical.ts';
 import { convertToGeminiEmbeddings, parseGeminiEmbeddings } from '../../providers/gemini/convert-to-gemini-embeddings.ts';
 import { parseGeminiError } from '../../providers/gemini/gemini-error.ts';
-import { extractOpenAIUsage } from '../../providers/openai/openai-api.ts';
+import { extractOpenAIUsage } from '../../providers/openai/convert-openai-usage.ts';
 import { validateEmbeddingsBody } from '../../protocols/openai/openai-api-bodies.ts';
 import { encodeEmbeddingsResponse } from '../../protocols/openai/encode-embeddings.ts';
 import { dispatchCall } from '../../routing/dispatch.ts';

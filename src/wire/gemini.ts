@@ -1,12 +1,13 @@
-import { z } from 'zod';
-
 /**
- * Gemini API (generativelanguage.googleapis.com, v1beta) wire schemas and types.
+ * Gemini API (generativelanguage.googleapis.com, v1beta) wire schemas and types,
+ * shared by the client codec (protocols/gemini) and the upstream adapter
+ * (providers/gemini), so neither side imports the other.
  * Reference: https://ai.google.dev/api/generate-content (GenerateContentRequest,
  * GenerateContentResponse, Candidate, Part, UsageMetadata) and the @google/genai
  * types. Responses are read leniently (unknown fields pass, optional fields nullish):
  * Google adds fields often (e.g. `finishMessage`, `trafficType`, `modelStatus`).
  */
+import { z } from 'zod';
 
 /* ---------- Parts and contents (shared by requests and responses) ---------- */
 

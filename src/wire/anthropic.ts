@@ -1,14 +1,16 @@
-import { z } from 'zod';
-
 /**
  * Anthropic Messages API wire shapes (anthropic-version 2023-06-01), after the
  * published API reference: https://docs.claude.com/en/api/messages,
- * /en/docs/build-with-claude/streaming and /en/api/errors.
+ * /en/docs/build-with-claude/streaming and /en/api/errors. Shared by the client
+ * codec (protocols/anthropic) and the upstream adapter (providers/anthropic), so
+ * neither side imports the other.
  *
  * Response and stream schemas are lenient (unknown fields pass, optional fields
  * nullish, unknown block and event types survive parsing so callers can skip
  * them); the request block schemas validate what a client sends us.
  */
+import { z } from 'zod';
+import type { FinishReason } from '../core/canonical.ts';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
 
@@ -314,6 +316,43 @@ export interface AnthropicMessageOut {
 }
 
 // ---------------------------------------------------------------------------
+// Helpers both sides use: the decoder maps stop_reason, the encoder checks a raw
+// one against it; both turn canonical tool arguments into Anthropic's input object
+// ---------------------------------------------------------------------------
+
+/** Anthropic `stop_reason` -> canonical finish reason (the raw value is kept beside it). */
+export function mapAnthropicStopReason(stopReason: string | null | undefined): FinishReason {
+  switch (stopReason) {
+    case 'end_turn':
+    case 'stop_sequence':
+      return 'stop';
+    case 'max_tokens':
+    case 'model_context_window_exceeded':
+      return 'length';
+    case 'tool_use':
+      return 'tool_calls';
+    case 'refusal':
+      return 'content_filter';
+    case 'pause_turn':
+    default:
+      // pause_turn: a server tool loop paused; the client is meant to send the turn back.
+      return 'other';
+  }
+}
+
+/** Tool arguments travel as JSON text in canonical; Anthropic wants the object. */
+export function parseToolInput(args: string): { ok: boolean; value: Record<string, unknown> } {
+  if (args.trim() === '') return { ok: true, value: {} };
+  try {
+    const value: unknown = JSON.parse(args);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return { ok: true, value: value as Record<string, unknown> };
+  } catch {
+    // Falls through: not JSON.
+  }
+  return { ok: false, value: {} };
+}
+
+// ---------------------------------------------------------------------------
 // Stream events (lenient; unknown event types are skipped by the decoder)
 // ---------------------------------------------------------------------------
 
@@ -396,21 +435,4 @@ export function isAnthropicErrorType(type: string | null | undefined): type is A
 export interface AnthropicErrorBody {
   type: 'error';
   error: { type: string; message: string };
-}
-
-/** `{"type":"error","error":{"type","message"}}` -> message and type; falls back to the text itself. */
-export function parseAnthropicError(text: string): { message: string; type?: string; code?: string | null; param?: string | null } {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    const trimmed = text.trim();
-    return { message: trimmed === '' ? 'Upstream error with an empty body.' : trimmed.slice(0, 1000) };
-  }
-  const parsed = anthropicErrorSchema.safeParse(json);
-  if (!parsed.success) return { message: text.trim().slice(0, 1000) };
-  const e = parsed.data.error;
-  const out: { message: string; type?: string; code: null; param: null } = { message: e.message ?? 'Upstream error.', code: null, param: null };
-  if (e.type) out.type = e.type;
-  return out;
 }

@@ -1,7 +1,14 @@
+/**
+ * OpenAI Chat Completions wire format (`POST /v1/chat/completions`, and the usage and
+ * error objects the other OpenAI endpoints share), used by the client codec
+ * (protocols/openai) and the OpenAI-compatible upstream adapter (providers/openai),
+ * so neither side imports the other.
+ *
+ * Schemas are lenient: unknown fields pass, optional fields are nullish. What the
+ * gateway writes to OpenAI clients is typed separately (the `...Out` interfaces).
+ */
 import { z } from 'zod';
-import type { Usage } from '../../core/canonical.ts';
 
-/** OpenAI wire schemas, lenient: unknown fields pass, optional fields nullish. */
 export const openAIUsageSchema = z.looseObject({
   prompt_tokens: z.number().nullish(),
   completion_tokens: z.number().nullish(),
@@ -22,68 +29,6 @@ export const openAIErrorSchema = z.looseObject({
     z.string(),
   ]),
 });
-
-export function convertOpenAIUsage(u: OpenAIUsage): Usage {
-  const usage: Usage = { inputTokens: u.prompt_tokens ?? 0, outputTokens: u.completion_tokens ?? 0 };
-  const cached = u.prompt_tokens_details?.cached_tokens;
-  if (cached) usage.cachedInputTokens = cached;
-  const reasoning = u.completion_tokens_details?.reasoning_tokens;
-  if (reasoning) usage.reasoningTokens = reasoning;
-  return usage;
-}
-
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-
-/**
- * Reads `usage` from a JSON value if it is a well-formed OpenAI usage object.
- * Runs on every relayed answer, so it checks by hand rather than through zod.
- */
-export function extractOpenAIUsage(value: unknown): Usage | undefined {
-  if (!value || typeof value !== 'object') return undefined;
-  const raw = (value as { usage?: unknown }).usage;
-  if (!raw || typeof raw !== 'object') return undefined;
-  const u = raw as Record<string, unknown>;
-  const prompt = num(u.prompt_tokens);
-  const completion = num(u.completion_tokens);
-  if (prompt === undefined && completion === undefined) return undefined;
-  const details = (o: unknown, field: string): number | undefined => (o && typeof o === 'object' ? num((o as Record<string, unknown>)[field]) : undefined);
-  return convertOpenAIUsage({
-    prompt_tokens: prompt,
-    completion_tokens: completion,
-    prompt_tokens_details: { cached_tokens: details(u.prompt_tokens_details, 'cached_tokens') },
-    completion_tokens_details: { reasoning_tokens: details(u.completion_tokens_details, 'reasoning_tokens') },
-  });
-}
-
-export interface UpstreamErrorInfo {
-  message: string;
-  type?: string;
-  code?: string | null;
-  param?: string | null;
-}
-
-/** The message, type and code of an OpenAI-compatible error body; falls back to the text itself. */
-export function parseOpenAIError(text: string): UpstreamErrorInfo {
-  try {
-    const parsed = openAIErrorSchema.safeParse(JSON.parse(text));
-    if (parsed.success) {
-      const e = parsed.data.error;
-      if (typeof e === 'string') return { message: e };
-      return {
-        message: e.message ?? 'upstream error',
-        type: e.type ?? undefined,
-        code: e.code === undefined || e.code === null ? null : String(e.code),
-        param: e.param ?? null,
-      };
-    }
-    const obj = JSON.parse(text) as { message?: unknown; detail?: unknown };
-    if (typeof obj.message === 'string') return { message: obj.message };
-    if (typeof obj.detail === 'string') return { message: obj.detail };
-  } catch {
-    // not JSON: fall through to the raw text
-  }
-  return { message: text.trim().slice(0, 2000) || 'upstream error' };
-}
 
 /* ---------- Chat Completions request (what clients send, what the adapter builds) ---------- */
 
@@ -303,15 +248,4 @@ export interface OpenAIChatChunkOut {
   model: string;
   choices: Array<{ index: number; delta: OpenAIChunkDelta; logprobs: null; finish_reason: OpenAIFinishReason | null }>;
   usage?: OpenAIUsageOut | null;
-}
-
-/** Canonical usage -> OpenAI's usage object (prompt_tokens already include cached ones, as in canonical). */
-export function encodeOpenAIUsage(u: Usage): OpenAIUsageOut {
-  return {
-    prompt_tokens: u.inputTokens,
-    completion_tokens: u.outputTokens,
-    total_tokens: u.inputTokens + u.outputTokens,
-    prompt_tokens_details: { cached_tokens: u.cachedInputTokens ?? 0 },
-    completion_tokens_details: { reasoning_tokens: u.reasoningTokens ?? 0 },
-  };
 }
