@@ -39,6 +39,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
 
   app.decorateRequest('apiKey', null);
   app.decorateRequest('rawBody', undefined);
+  app.decorateRequest('batch', null);
 
   // Keep the raw bytes: same-protocol traffic is forwarded as received.
   const parseJson = (req: { rawBody: Buffer | undefined }, body: Buffer, done: (err: Error | null, value?: unknown) => void): void => {
@@ -85,5 +86,10 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(v1Routes(services), { prefix: '/v1' });
   await app.register(v1Routes(services), { prefix: '/v1-openai' });
   await app.register(geminiRoutes(services), { prefix: '/v1beta' });
+  // Batch lines run through this same app, with every stage a client request gets.
+  services.batchRunner.setExecutor(async (req) => {
+    const res = await app.inject({ method: req.method, url: req.url, headers: req.headers, payload: req.payload });
+    return { statusCode: res.statusCode, headers: res.headers, body: res.body };
+  });
   return app;
 }

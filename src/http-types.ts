@@ -9,6 +9,8 @@ declare module 'fastify' {
     apiKey: KeyState | null;
     /** The JSON body as received, for same-protocol pass-through. */
     rawBody: Buffer | undefined;
+    /** Set when the gateway itself runs this request as a line of a batch. */
+    batch: { id: string; priceFactor: number; upstreamShare: number } | null;
   }
   interface FastifyContextConfig {
     protocol?: ClientProtocol;

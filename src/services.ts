@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -5,6 +6,8 @@ import type { Config } from './config/schema.ts';
 import { type IpMatcher, parseIpList } from './core/ip-allow-list.ts';
 import { loadSecretKey, SecretBox } from './core/secret-box.ts';
 import { ChangeWatcher } from './jobs/change-watcher.ts';
+import { FileSweeper } from './jobs/file-sweeper.ts';
+import { deleteFile } from './store/stored-files.ts';
 import { KeyService, type KeyState } from './metering/keys.ts';
 import { Limiter } from './metering/limiter.ts';
 import { RedisLimitBackend } from './metering/redis-limit-backend.ts';
@@ -16,6 +19,10 @@ import type { Upstream } from './routing/upstreams.ts';
 import type { Store } from './store/db.ts';
 import { openRedis } from './store/redis.ts';
 import { StoredResponsesRepository } from './store/stored-responses.repository.ts';
+import { type FileStorage, LocalFileStorage } from './store/file-storage.ts';
+import { FilesRepository } from './store/files.repository.ts';
+import { BatchesRepository } from './store/batches.repository.ts';
+import { BatchRunner } from './jobs/batch-runner.ts';
 
 /** Everything the routes need, built once per app; tests build their own. */
 export interface Services {
@@ -37,6 +44,16 @@ export interface Services {
   adminKeyHash: string | undefined;
   /** Responses stored for GET /v1/responses/{id} and previous_response_id. */
   responses: StoredResponsesRepository;
+  /** Authenticates requests the gateway injects itself (batch lines); random per process, never sent anywhere. */
+  internalToken: string;
+  batches: BatchesRepository;
+  /** Runs batches; its executor (the app's inject) is set by buildApp. */
+  batchRunner: BatchRunner;
+  /** File metadata (the database) and bytes (the storage). */
+  files: FilesRepository;
+  fileStorage: FileStorage;
+  /** Removes expired files (and, through its extra sweeps, whatever else expires on its schedule). */
+  fileSweeper: FileSweeper;
   newMeter(requestId: string, key: KeyState | null, endpoint: string, model: string, stream: boolean): RequestMeter;
   /** Loads stored upstreams and starts the background work (usage flushes, change polling). */
   start(): Promise<void>;
@@ -98,6 +115,19 @@ export function createServices(opts: ServiceOptions): Services {
   keys.onChange = () => void changes.notify();
   upstreamSet.onChange = () => void changes.notify();
   const meterDeps: MeterDeps = { recorder, keys, limiter, prices: config.models, log, now };
+  const files = new FilesRepository(store);
+  const fileStorage = new LocalFileStorage(resolve(config.files.dir ?? join(dataDir, 'files')));
+  const batches = new BatchesRepository(store);
+  const internalToken = randomBytes(32).toString('hex');
+  const batchRunner = new BatchRunner({ config, batches, files, fileStorage, keys, registry: () => upstreamSet.registry, log, now, internalToken });
+  // Ended batches are removed with their files once their retention passed.
+  const sweepBatches = async (at: number): Promise<void> => {
+    for (const b of await batches.endedBefore(at - config.batch.retention_seconds * 1000)) {
+      for (const id of [b.output_file_id, b.error_file_id]) if (id) await deleteFile({ files, fileStorage, now, log }, id);
+      await batches.delete(b.id);
+    }
+  };
+  const fileSweeper = new FileSweeper({ files, fileStorage, now, log }, { intervalMs: config.files.sweep_interval_seconds * 1000, extraSweeps: [sweepBatches] });
   return {
     config,
     store,
@@ -118,6 +148,12 @@ export function createServices(opts: ServiceOptions): Services {
     trustedProxies: config.trusted_proxies.length ? parseIpList(config.trusted_proxies, 'trusted_proxies') : undefined,
     adminKeyHash: opts.adminKeyHash,
     responses: new StoredResponsesRepository(store),
+    internalToken,
+    batches,
+    batchRunner,
+    files,
+    fileStorage,
+    fileSweeper,
     newMeter: (requestId, key, endpoint, model, stream) => new RequestMeter(meterDeps, requestId, key, endpoint, model, stream),
     async start() {
       const secret = loadSecretKey({ env: opts.secretKey ?? process.env.SWITCHYARD_SECRET_KEY, dataDir });
@@ -132,11 +168,15 @@ export function createServices(opts: ServiceOptions): Services {
         log.error({ err: { message: (err as Error).message } }, 'could not read stored upstreams; serving the configured ones');
       }
       await changes.start();
+      fileSweeper.start();
+      batchRunner.start();
     },
   };
 }
 
 export async function closeServices(s: Services): Promise<void> {
+  await s.batchRunner.stop();
+  await s.fileSweeper.stop();
   await s.changes.stop();
   await s.recorder.stop();
   await Promise.all(s.upstreams.map((u) => u.dispatcher.close().catch(() => undefined)));

@@ -118,6 +118,46 @@ const modelInfoSchema = z
   })
   .strict();
 
+const filesSchema = z
+  .object({
+    /** Where file bytes are kept; default `<data_dir>/files`. */
+    dir: z.string().min(1).optional(),
+    /** Largest upload to /v1/files. */
+    max_upload_mb: z.number().positive().default(100),
+    /** Uploads expire this long after they were made unless `expires_after` says otherwise. */
+    default_ttl_seconds: z.number().int().positive().default(3600),
+    /** Batch output and error files expire this long after their batch ended. */
+    output_ttl_seconds: z.number().int().positive().default(10_800),
+    /** How often expired files and batches are removed. */
+    sweep_interval_seconds: z.number().positive().default(60),
+  })
+  .strict();
+
+const batchSchema = z
+  .object({
+    /** Lines running at once, all batches together (per instance). */
+    max_concurrency: z.number().int().positive().default(16),
+    /** Lines running at once for one batch (per instance). */
+    per_batch_concurrency: z.number().int().positive().default(8),
+    /** Cost of batch lines relative to interactive calls (providers discount batches). */
+    price_factor: z.number().nonnegative().default(0.5),
+    /** Share of each upstream's rpm/tpm that batch lines may use, leaving the rest for interactive traffic. */
+    upstream_share: z.number().positive().max(1).default(0.5),
+    /** Tries per line on 429 and 5xx before it goes to the error file. */
+    max_attempts: z.number().int().positive().default(3),
+    /** First wait before a line is tried again (doubles each time). */
+    retry_backoff_ms: z.number().int().nonnegative().default(1000),
+    /** What `completion_window: 24h` means here, in seconds (shorter for tests). */
+    window_seconds: z.number().int().positive().default(86_400),
+    /** Batches (and their files) are removed this long after they ended. */
+    retention_seconds: z.number().int().positive().default(86_400),
+    /** Most lines in one input file, as OpenAI's 50,000. */
+    max_lines: z.number().int().positive().default(50_000),
+    /** How often the runner looks for work. */
+    poll_ms: z.number().int().positive().default(500),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     listen: z
@@ -169,6 +209,8 @@ export const configSchema = z
       })
       .strict()
       .default({ flush_interval_ms: 200, flush_batch_size: 500, max_buffered: 20_000 }),
+    files: filesSchema.default(filesSchema.parse({})),
+    batch: batchSchema.default(batchSchema.parse({})),
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -94,6 +94,8 @@ export interface KeyView {
 export class KeyService {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly hashes = new Map<string, string>();
+  /** Key id -> hash of keys loaded, for authenticateId. */
+  private readonly idHashes = new Map<string, string>();
   /** Seconds a cached key is trusted before a background refresh (picks up changes made by the CLI or another gateway). */
   private readonly ttlMs = 5_000;
   private readonly negativeTtlMs = 1_000;
@@ -213,6 +215,28 @@ export class KeyService {
       if (this.hashes.size >= 10_000) this.hashes.delete(this.hashes.keys().next().value as string);
       this.hashes.set(secret, hash);
     }
+    return this.usable(hash, maskSecret(secret));
+  }
+
+  /**
+   * The key with this id, checked like a presented secret (revoked, disabled, expired):
+   * for work the gateway does on a key's behalf later, such as batch lines. Shares the
+   * cached state, so charges made either way add up.
+   */
+  async authenticateId(id: string): Promise<KeyState> {
+    const known = this.idHashes.get(id);
+    if (known) return this.usable(known, id);
+    let row;
+    try {
+      row = await this.repo.findById(id);
+    } catch (err) {
+      throw new GatewayError('store_unavailable', 'The API key cannot be verified right now; try again shortly.', { cause: err });
+    }
+    if (!row) throw new GatewayError('invalid_api_key', `The API key ${id} no longer exists.`);
+    return this.usable(row.key_hash, id);
+  }
+
+  private async usable(hash: string, label: string): Promise<KeyState> {
     const now = this.now();
     let entry = this.cache.get(hash);
     if (!entry || (entry.state === null && now - entry.loadedAt > this.negativeTtlMs)) {
@@ -232,7 +256,7 @@ export class KeyService {
       );
     }
     const state = entry.state;
-    if (!state) throw new GatewayError('invalid_api_key', `Incorrect API key provided: ${maskSecret(secret)}.`);
+    if (!state) throw new GatewayError('invalid_api_key', `Incorrect API key provided: ${label}.`);
     if (state.deleted) throw new GatewayError('key_revoked', 'This API key has been revoked.', { publicCode: 'invalid_api_key' });
     if (state.disabled) throw new GatewayError('key_revoked', 'This API key is disabled.', { publicCode: 'invalid_api_key' });
     if (state.expiresAt !== null && state.expiresAt <= now) {
@@ -245,6 +269,7 @@ export class KeyService {
     const row = await this.repo.findByHash(hash);
     const entry: CacheEntry = { state: row ? this.toState(row) : null, loadedAt: this.now() };
     this.cache.set(hash, entry);
+    if (row) this.idHashes.set(row.id, hash);
     if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value as string);
     return entry;
   }

@@ -31,6 +31,8 @@ export class RequestMeter {
   upstream: string | null = null;
   upstreamModel: string | null = null;
   usage: Usage | undefined;
+  /** Cost multiplier: batch lines are discounted (batch.price_factor). */
+  priceFactor = 1;
   /** Images, characters or seconds, for endpoints metered in more than tokens. */
   units: MeteredUnits | undefined;
   /** Upstream calls made (retries and failover included). */
@@ -92,7 +94,8 @@ export class RequestMeter {
     const u = usage ?? { inputTokens: 0, outputTokens: 0 };
     const total = u.inputTokens + u.outputTokens;
     const price = this.deps.prices[this.model];
-    const cost = this.units ? Math.round((computeCostUsd(u, price) + computeUnitCostUsd(this.units, price)) * 1e12) / 1e12 : computeCostUsd(u, price);
+    const listed = this.units ? computeCostUsd(u, price) + computeUnitCostUsd(this.units, price) : computeCostUsd(u, price);
+    const cost = this.units || this.priceFactor !== 1 ? Math.round(listed * this.priceFactor * 1e12) / 1e12 : listed;
     const charged = outcome !== 'failed' && this.key !== null;
     if (charged && this.key) this.deps.keys.charge(this.key, total, cost);
     for (const lease of this.leases) void this.deps.limiter.release(lease, actualsFor(lease, total, cost, charged), endedAt);

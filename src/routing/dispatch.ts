@@ -91,7 +91,8 @@ export async function dispatchCall(services: Services, request: FastifyRequest, 
     throw err;
   }
   reply.headers(headers);
-  const meter = services.newMeter(request.id, key, spec.endpoint, steps[0].model, spec.stream);
+  const meter = services.newMeter(request.id, key, request.batch ? `batch.${spec.endpoint}` : spec.endpoint, steps[0].model, spec.stream);
+  if (request.batch) meter.priceFactor = request.batch.priceFactor;
   meter.addLease(admission.lease);
   try {
     await runSteps(services, request, reply, spec, steps, reservation, meter, headers);
@@ -140,7 +141,7 @@ async function runSteps(
         await sleepUnlessClosed(wait, reply);
         if (reply.raw.destroyed) continue;
       }
-      const slot = await takeCredential(services, u, reservation, request.id);
+      const slot = await takeCredential(services, u, reservation, request.id, request.batch?.upstreamShare ?? 1);
       if ('refused' in slot) {
         tried.excluded.add(u);
         lastError = slot.refused;
@@ -289,12 +290,14 @@ async function takeCredential(
   u: Upstream,
   reservation: Reservation,
   requestId: string,
+  /** Share of the upstream's limits this request may use: batch lines leave the rest to interactive traffic. */
+  share: number,
 ): Promise<{ credential: Credential; lease: Lease } | { refused: GatewayError }> {
   const now = services.now();
-  const upstreamCounters = await rateCounters(`up:${u.name}`, u.config, reservation);
+  const upstreamCounters = scaled(await rateCounters(`up:${u.name}`, u.config, reservation), share);
   let refused: GatewayError | undefined;
   for (const credential of credentialOrder(u, now)) {
-    const counters = [...upstreamCounters, ...(await rateCounters(`cred:${credential.id}`, credential, reservation))];
+    const counters = [...upstreamCounters, ...scaled(await rateCounters(`cred:${credential.id}`, credential, reservation), share)];
     const result = await services.limiter.acquire(counters, `${requestId}:${credential.id}`, now);
     if (!result.ok || !result.lease) {
       const which = counters[result.refused ?? 0];
@@ -310,6 +313,12 @@ async function takeCredential(
     return { credential, lease: result.lease };
   }
   return { refused: refused ?? new GatewayError('upstream_unreachable', `Upstream ${u.name} has no usable credential right now.`) };
+}
+
+/** Counters with their limits cut to a share (at least 1). */
+function scaled<T extends { limit: number }>(counters: T[], share: number): T[] {
+  if (share >= 1) return counters;
+  return counters.map((c) => ({ ...c, limit: Math.max(1, Math.floor(c.limit * share)) }));
 }
 
 /** What the client hears when no attempt succeeded. */

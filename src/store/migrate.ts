@@ -2,6 +2,7 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely';
 import * as m001 from './migrations/001-initial.ts';
 import * as m002 from './migrations/002-limits-and-upstreams.ts';
 import * as m003 from './migrations/003-units-and-responses.ts';
+import * as m004 from './migrations/004-files-and-batches.ts';
 import type { Store } from './db.ts';
 
 /** Migrations are listed in code so they ship with the program (no directory scan at run time). */
@@ -9,6 +10,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '001-initial': m001,
   '002-limits-and-upstreams': m002,
   '003-units-and-responses': m003,
+  '004-files-and-batches': m004,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -58,6 +58,61 @@ export interface UsageRecordsTable {
   quantity: Generated<number>;
 }
 
+export interface FilesTable {
+  id: string;
+  key_id: string;
+  filename: string;
+  purpose: string;
+  bytes: number;
+  status: string;
+  created_at: number;
+  expires_at: number | null;
+}
+
+export interface BatchesTable {
+  id: string;
+  key_id: string;
+  endpoint: string;
+  input_file_id: string;
+  completion_window: string;
+  status: string;
+  output_file_id: string | null;
+  error_file_id: string | null;
+  errors_json: string | null;
+  metadata_json: string | null;
+  created_at: number;
+  expires_at: number;
+  in_progress_at: number | null;
+  finalizing_at: number | null;
+  completed_at: number | null;
+  failed_at: number | null;
+  expired_at: number | null;
+  cancelling_at: number | null;
+  cancelled_at: number | null;
+  request_total: Generated<number>;
+  request_completed: Generated<number>;
+  request_failed: Generated<number>;
+  input_tokens: Generated<number>;
+  cached_tokens: Generated<number>;
+  output_tokens: Generated<number>;
+  reasoning_tokens: Generated<number>;
+  lease_owner: string | null;
+  lease_until: number | null;
+}
+
+export interface BatchLinesTable {
+  batch_id: string;
+  line_no: number;
+  custom_id: string;
+  offset: number;
+  length: number;
+  status: string;
+  claimed_by: string | null;
+  claimed_until: number | null;
+  attempts: Generated<number>;
+  result_json: string | null;
+}
+
 export interface StoredResponsesTable {
   id: string;
   key_id: string;
@@ -94,6 +149,9 @@ export interface Database {
   upstreams: UpstreamsTable;
   change_counter: ChangeCounterTable;
   stored_responses: StoredResponsesTable;
+  files: FilesTable;
+  batches: BatchesTable;
+  batch_lines: BatchLinesTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -103,3 +161,6 @@ export type UsageRecordRow = Selectable<UsageRecordsTable>;
 export type NewUsageRecord = Insertable<UsageRecordsTable>;
 export type UpstreamRow = Selectable<UpstreamsTable>;
 export type StoredResponseRow = Selectable<StoredResponsesTable>;
+export type FileRow = Selectable<FilesTable>;
+export type BatchRow = Selectable<BatchesTable>;
+export type BatchLineRow = Selectable<BatchLinesTable>;

@@ -4,6 +4,7 @@ import type { Services } from '../../services.ts';
 import { adminAuth } from './admin-auth.ts';
 import { parseKeyCreate, parseKeyUpdate } from './key-input.ts';
 import { upstreamRoutes } from './upstreams.ts';
+import { batchObject } from '../v1/batches.ts';
 
 function keyNotFound(id: string): GatewayError {
   return new GatewayError('not_found', `No API key with id '${id}'.`, { param: 'id', publicCode: 'not_found' });
@@ -15,6 +16,15 @@ export function adminRoutes(services: Services) {
     app.addHook('onRequest', adminAuth(services));
     const admin = { config: { protocol: 'admin' as const } };
     type IdReq = FastifyRequest<{ Params: { id: string } }>;
+
+    // Every key's batches, newest first, with progress (the dashboard's batch view).
+    app.get('/batches', admin, async (request: FastifyRequest) => {
+      const q = request.query as { after?: string; limit?: string; key_id?: string };
+      const limit = Math.min(500, Math.max(1, Number(q.limit ?? 100) || 100));
+      const { rows, hasMore } = await services.batches.list({ keyId: q.key_id, after: q.after, limit });
+      const data = rows.map((b) => ({ ...batchObject(b), key_id: b.key_id }));
+      return { object: 'list', data, first_id: rows[0]?.id ?? null, last_id: rows.at(-1)?.id ?? null, has_more: hasMore };
+    });
 
     app.post('/keys', admin, async (request: FastifyRequest, reply: FastifyReply) => {
       const input = parseKeyCreate(request.body);

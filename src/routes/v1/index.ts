@@ -7,9 +7,11 @@ import { apiKeyAuth } from './auth.ts';
 import { chatCompletionsHandler } from './chat-completions.ts';
 import { completionsHandler } from './completions.ts';
 import { embeddingsHandler } from './embeddings.ts';
+import { filesRoutes } from './files.ts';
 import { imageGenerationsHandler, imageUploadHandler } from './images.ts';
 import { moderationsHandler } from './moderations.ts';
 import { createResponseHandler, storedResponseRoutes } from './responses.ts';
+import { batchRoutes } from './batches.ts';
 import { modelsRoutes } from './models.ts';
 import { usageRoutes } from './usage.ts';
 
@@ -32,10 +34,21 @@ export function v1Routes(services: Services) {
     app.post('/audio/translations', openai, transcriptionHandler(services, 'translations'));
     app.post('/moderations', openai, moderationsHandler(services));
     app.post('/responses', openai, createResponseHandler(services));
+    const batches = batchRoutes(services);
+    app.post('/batches', openai, batches.create);
+    app.get('/batches', openai, batches.list);
+    app.get('/batches/:id', openai, batches.retrieve);
+    app.post('/batches/:id/cancel', openai, batches.cancel);
     const stored = storedResponseRoutes(services);
     app.get('/responses/:id', openai, stored.get);
     app.delete('/responses/:id', openai, stored.delete);
     app.get('/responses/:id/input_items', openai, stored.inputItems);
+    const files = filesRoutes(services);
+    app.post('/files', openai, files.create);
+    app.get('/files', openai, files.list);
+    app.get('/files/:id', openai, files.get);
+    app.delete('/files/:id', openai, files.delete);
+    app.get('/files/:id/content', openai, files.content);
 
     app.post('/messages', anthropic, messagesHandler(services));
     app.post('/messages/count_tokens', anthropic, countTokensHandler(services));

@@ -99,7 +99,8 @@ export async function readMultipart(request: FastifyRequest, maxMb: number): Pro
       };
       let bb: busboy.Busboy;
       try {
-        bb = busboy({ headers: request.headers, limits: { fileSize: maxBytes, files: 32, fields: 128, fieldSize: MIB } });
+        // Clients (fetch's FormData, httpx, curl) send file names as raw UTF-8, not busboy's default latin1.
+        bb = busboy({ headers: request.headers, defParamCharset: 'utf8', limits: { fileSize: maxBytes, files: 32, fields: 128, fieldSize: MIB } });
       } catch (err) {
         reject(new GatewayError('invalid_request_error', `The multipart body cannot be read: ${(err as Error).message}.`, { publicCode: null }));
         return;

@@ -1,0 +1,246 @@
+import { sql } from 'kysely';
+import type { Store } from './db.ts';
+import type { BatchLineRow, BatchRow } from './tables.ts';
+
+export type NewBatchRow = Omit<
+  BatchRow,
+  'request_total' | 'request_completed' | 'request_failed' | 'input_tokens' | 'cached_tokens' | 'output_tokens' | 'reasoning_tokens'
+>;
+
+/** Statuses of a batch that still has work to do. */
+export const ACTIVE_BATCH_STATUSES = ['validating', 'in_progress', 'finalizing', 'cancelling'] as const;
+
+/**
+ * Batches and their lines. Work is shared through claims: a line is claimed by one
+ * instance until a deadline (a crashed instance's claims run out and are taken
+ * again), a batch's validation and finalization by a lease on its row. On
+ * PostgreSQL claims skip rows another instance has locked.
+ */
+export class BatchesRepository {
+  constructor(private readonly store: Store) {}
+
+  async insert(row: NewBatchRow): Promise<void> {
+    await this.store.db.insertInto('batches').values(row).execute();
+  }
+
+  find(id: string, keyId: string): Promise<BatchRow | undefined> {
+    return this.store.db.selectFrom('batches').selectAll().where('id', '=', id).where('key_id', '=', keyId).executeTakeFirst();
+  }
+
+  findAny(id: string): Promise<BatchRow | undefined> {
+    return this.store.db.selectFrom('batches').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Newest first; `after` is the last id of the previous page. */
+  async list(f: { keyId?: string; after?: string; limit: number }): Promise<{ rows: BatchRow[]; hasMore: boolean }> {
+    let q = this.store.db.selectFrom('batches').selectAll();
+    if (f.keyId !== undefined) q = q.where('key_id', '=', f.keyId);
+    if (f.after) {
+      const cursor = await this.store.db.selectFrom('batches').select(['created_at', 'id']).where('id', '=', f.after).executeTakeFirst();
+      if (cursor) {
+        q = q.where((eb) => eb.or([eb('created_at', '<', cursor.created_at), eb.and([eb('created_at', '=', cursor.created_at), eb('id', '<', cursor.id)])]));
+      }
+    }
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit + 1).execute();
+    return { rows: rows.slice(0, f.limit), hasMore: rows.length > f.limit };
+  }
+
+  /** Batches with work to do (for the runner). */
+  active(): Promise<BatchRow[]> {
+    return this.store.db.selectFrom('batches').selectAll().where('status', 'in', [...ACTIVE_BATCH_STATUSES]).orderBy('created_at').execute();
+  }
+
+  /** Moves a batch from one status to another; false when it was not in `from` (another instance or a cancel got there first). */
+  async transition(id: string, from: readonly string[], patch: Partial<BatchRow>): Promise<boolean> {
+    const res = await this.store.db.updateTable('batches').set(patch).where('id', '=', id).where('status', 'in', [...from]).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /** Takes the batch's lease (validation, finalization) unless another live instance holds it. */
+  async lease(id: string, owner: string, now: number, ms: number): Promise<boolean> {
+    const res = await this.store.db
+      .updateTable('batches')
+      .set({ lease_owner: owner, lease_until: now + ms })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_owner', '=', owner), eb('lease_until', '<', now)]))
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async insertLines(rows: Array<Omit<BatchLineRow, 'attempts'>>): Promise<void> {
+    // 10 columns a row: 500 rows stay below both databases' bound-parameter limits.
+    for (let i = 0; i < rows.length; i += 500) {
+      await this.store.db.insertInto('batch_lines').values(rows.slice(i, i + 500)).onConflict((oc) => oc.columns(['batch_id', 'line_no']).doNothing()).execute();
+    }
+  }
+
+  async deleteLines(batchId: string): Promise<void> {
+    await this.store.db.deleteFrom('batch_lines').where('batch_id', '=', batchId).execute();
+  }
+
+  /**
+   * Claims up to `limit` lines to run: pending ones, and running ones whose claim
+   * ran out (their instance died). Each line is claimed by one instance at a time.
+   */
+  async claimLines(batchId: string, owner: string, now: number, ms: number, limit: number): Promise<BatchLineRow[]> {
+    const pg = !this.store.sqlite;
+    return this.store.db.transaction().execute(async (trx) => {
+      let pick = trx
+        .selectFrom('batch_lines')
+        .select('line_no')
+        .where('batch_id', '=', batchId)
+        .where((eb) => eb.or([eb('status', '=', 'pending'), eb.and([eb('status', '=', 'running'), eb('claimed_until', '<', now)])]))
+        .orderBy('line_no')
+        .limit(limit);
+      if (pg) pick = pick.forUpdate().skipLocked();
+      const picked = (await pick.execute()).map((r) => r.line_no);
+      if (picked.length === 0) return [];
+      return trx
+        .updateTable('batch_lines')
+        .set({ status: 'running', claimed_by: owner, claimed_until: now + ms, attempts: sql`attempts + 1` })
+        .where('batch_id', '=', batchId)
+        .where('line_no', 'in', picked)
+        .returningAll()
+        .execute();
+    });
+  }
+
+  /** Keeps the claims of lines still running alive. */
+  async extendClaims(batchId: string, owner: string, lineNos: number[], until: number): Promise<void> {
+    if (lineNos.length === 0) return;
+    await this.store.db.updateTable('batch_lines').set({ claimed_until: until }).where('batch_id', '=', batchId).where('claimed_by', '=', owner).where('line_no', 'in', lineNos).execute();
+  }
+
+  /**
+   * Records a line's result and the batch's counters in one transaction, once:
+   * false when the line was no longer this instance's (its claim ran out and
+   * another instance took it).
+   */
+  async finishLine(
+    batchId: string,
+    lineNo: number,
+    owner: string,
+    outcome: 'done' | 'error',
+    resultJson: string,
+    usage: { input: number; cached: number; output: number; reasoning: number },
+  ): Promise<boolean> {
+    return this.store.db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable('batch_lines')
+        .set({ status: outcome, result_json: resultJson, claimed_by: null, claimed_until: null })
+        .where('batch_id', '=', batchId)
+        .where('line_no', '=', lineNo)
+        .where('status', '=', 'running')
+        .where('claimed_by', '=', owner)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) return false;
+      await trx
+        .updateTable('batches')
+        .set({
+          request_completed: outcome === 'done' ? sql`request_completed + 1` : sql`request_completed`,
+          request_failed: outcome === 'error' ? sql`request_failed + 1` : sql`request_failed`,
+          input_tokens: sql`input_tokens + ${usage.input}`,
+          cached_tokens: sql`cached_tokens + ${usage.cached}`,
+          output_tokens: sql`output_tokens + ${usage.output}`,
+          reasoning_tokens: sql`reasoning_tokens + ${usage.reasoning}`,
+        })
+        .where('id', '=', batchId)
+        .execute();
+      return true;
+    });
+  }
+
+  /** Lines not run yet go to the error file with `code` (batch expired or cancelled). */
+  async closePending(batchId: string, code: string, message: string, idFor: (lineNo: number) => string, now: number): Promise<number> {
+    let closed = 0;
+    for (;;) {
+      const rows = await this.store.db
+        .selectFrom('batch_lines')
+        .select(['line_no', 'custom_id'])
+        .where('batch_id', '=', batchId)
+        .where((eb) => eb.or([eb('status', '=', 'pending'), eb.and([eb('status', '=', 'running'), eb('claimed_until', '<', now)])]))
+        .orderBy('line_no')
+        .limit(500)
+        .execute();
+      if (rows.length === 0) return closed;
+      for (const r of rows) {
+        const result = JSON.stringify({ id: idFor(r.line_no), custom_id: r.custom_id, response: null, error: { code, message } });
+        const ok = await this.store.db
+          .updateTable('batch_lines')
+          .set({ status: 'error', result_json: result })
+          .where('batch_id', '=', batchId)
+          .where('line_no', '=', r.line_no)
+          .where((eb) => eb.or([eb('status', '=', 'pending'), eb.and([eb('status', '=', 'running'), eb('claimed_until', '<', now)])]))
+          .executeTakeFirst();
+        if (Number(ok.numUpdatedRows) > 0) {
+          closed++;
+          await this.store.db.updateTable('batches').set({ request_failed: sql`request_failed + 1` }).where('id', '=', batchId).execute();
+        }
+      }
+    }
+  }
+
+  /** How many lines are not finished: pending, and running under a live claim (a stale claim counts as pending). */
+  async unfinished(batchId: string, now: number): Promise<{ pending: number; running: number }> {
+    const live = sql<string>`case when status = 'running' and claimed_until >= ${sql.lit(now)} then 'running' else 'pending' end`;
+    const rows = await this.store.db
+      .selectFrom('batch_lines')
+      .select([live.as('status'), sql<number>`count(*)`.as('n')])
+      .where('batch_id', '=', batchId)
+      .where('status', 'in', ['pending', 'running'])
+      .groupBy(live)
+      .execute();
+    const get = (s: string): number => Number(rows.find((r) => r.status === s)?.n ?? 0);
+    return { pending: get('pending'), running: get('running') };
+  }
+
+  /** How many lines ended in each file. */
+  async resultCounts(batchId: string): Promise<{ done: number; error: number }> {
+    const rows = await this.store.db
+      .selectFrom('batch_lines')
+      .select(['status', sql<number>`count(*)`.as('n')])
+      .where('batch_id', '=', batchId)
+      .where('status', 'in', ['done', 'error'])
+      .groupBy('status')
+      .execute();
+    const get = (s: string): number => Number(rows.find((r) => r.status === s)?.n ?? 0);
+    return { done: get('done'), error: get('error') };
+  }
+
+  /** Finished lines of one kind in input order, a page at a time (the output and error files). */
+  async *results(batchId: string, status: 'done' | 'error'): AsyncGenerator<string> {
+    let after = -1;
+    for (;;) {
+      const rows = await this.store.db
+        .selectFrom('batch_lines')
+        .select(['line_no', 'result_json'])
+        .where('batch_id', '=', batchId)
+        .where('status', '=', status)
+        .where('line_no', '>', after)
+        .orderBy('line_no')
+        .limit(1000)
+        .execute();
+      if (rows.length === 0) return;
+      for (const r of rows) yield r.result_json ?? '';
+      after = rows[rows.length - 1].line_no;
+    }
+  }
+
+  /** Ended batches past their retention (for the sweep). */
+  endedBefore(cutoff: number): Promise<BatchRow[]> {
+    return this.store.db
+      .selectFrom('batches')
+      .selectAll()
+      .where('status', 'in', ['completed', 'failed', 'expired', 'cancelled'])
+      .where((eb) =>
+        eb(sql<number>`coalesce(completed_at, failed_at, expired_at, cancelled_at, created_at)`, '<', cutoff),
+      )
+      .limit(200)
+      .execute();
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.store.db.deleteFrom('batch_lines').where('batch_id', '=', id).execute();
+    await this.store.db.deleteFrom('batches').where('id', '=', id).execute();
+  }
+}
