@@ -56,14 +56,25 @@ export async function relayApiCall(io: RelayIo, target: Target, spec: ApiCallSpe
       const client = new ClientStream(reply.raw);
       reply.hijack();
       client.open(ex.status, { ...io.headers, 'content-type': contentType });
-      const onDrain = (): void => ex.resume();
+      // One listener at a time: chunks already buffered keep coming while the client is full.
+      let awaitingDrain = false;
+      const onDrain = (): void => {
+        awaitingDrain = false;
+        ex.resume();
+      };
+      const waitForDrain = (): false => {
+        if (!awaitingDrain) {
+          awaitingDrain = true;
+          reply.raw.once('drain', onDrain);
+        }
+        return false;
+      };
       try {
         await ex.pipe((chunk) => {
           attempt.gotData();
           meter.markFirstToken();
           if (client.writeBytes(chunk)) return true;
-          reply.raw.once('drain', onDrain);
-          return false;
+          return waitForDrain();
         });
       } catch (err) {
         if (attempt.signal.why === 'client_closed') {

@@ -110,7 +110,19 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
       const info = spec.parseError(ev.data);
       return { kind: 'failed', error: new GatewayError('upstream_error', info.message, { publicCode: info.code ?? null }) };
     };
-    const onDrain = (): void => ex.resume();
+    // One listener at a time: chunks already buffered keep coming while the client is full.
+    let awaitingDrain = false;
+    const onDrain = (): void => {
+      awaitingDrain = false;
+      ex.resume();
+    };
+    const waitForDrain = (): false => {
+      if (!awaitingDrain) {
+        awaitingDrain = true;
+        reply.raw.once('drain', onDrain);
+      }
+      return false;
+    };
     try {
       const unread = tap.passesUnread && tap.keepRaw ? tap : undefined;
       /** The UTF-8 decoder holds no partial character (the last chunk it saw ended in a newline). */
@@ -123,8 +135,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
           unread.keepRaw?.(chunk);
           meter.markFirstToken();
           if (client.writeBytes(chunk)) return true;
-          reply.raw.once('drain', onDrain);
-          return false;
+          return waitForDrain();
         }
         decoderClean = chunk.length > 0 && chunk[chunk.length - 1] === LF;
         const events = parser.push(decoder.write(chunk));
@@ -141,8 +152,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
         if (tap.sawContent) meter.markFirstToken();
         if (client.writeNow(out)) return true;
         // The client reads slower than the upstream writes: pause the upstream until it drains.
-        reply.raw.once('drain', onDrain);
-        return false;
+        return waitForDrain();
       });
       const tail = decoder.end();
       if (tail) parser.push(tail);

@@ -22,39 +22,54 @@
  * strings, beta headers, thinking and cache-control fields, how many tools, and where Claude
  * Code puts its mid-conversation system messages (`role: "system"` inside `messages`).
  *
- * `WRITE_OBSERVED_REQUESTS=1 npx vitest run test/e2e/agent-cli.test.ts` rewrites
- * test-tools/observed-requests.md from what the runs recorded.
+ * Codex CLI, which speaks only the Responses API, runs in codex-cli.test.ts; the proxies, sandbox
+ * and runner both use are in test/helpers/agent-cli-harness.ts.
+ *
+ * `WRITE_OBSERVED_REQUESTS=1 npx vitest run test/e2e/agent-cli.test.ts` rewrites this file's part
+ * of test-tools/observed-requests.md from what the runs recorded.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAnthropicSimulator, type AnthropicSimulator, type RecordedRequest as AnthropicRecorded } from '../helpers/anthropic-simulator.ts';
 import { startGeminiSimulator, type GeminiRecordedRequest as GeminiRecorded, type GeminiSimulator } from '../helpers/gemini-simulator.ts';
 import { startOpenAISimulator, type OpenAISimulator, type RecordedRequest as OpenAIRecorded } from '../helpers/openai-simulator.ts';
+import {
+  authKind,
+  cell,
+  countOccurrences,
+  describeRun,
+  type GatewayCall,
+  header,
+  makeSandbox,
+  mentionsSecret,
+  PINNED,
+  proxyEnv,
+  type RecordingProxy,
+  type RunResult,
+  runCli,
+  type Sandbox,
+  SECRET,
+  SECRET_FILE,
+  startRecordingProxy,
+  startTrapProxy,
+  table,
+  TEST_TIMEOUT_MS,
+  TOOLS_DIR,
+  type TrapProxy,
+  writeObservedSection,
+} from '../helpers/agent-cli-harness.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
-const TOOLS_DIR = fileURLToPath(new URL('../../test-tools/', import.meta.url));
 /** Claude Code's Node launcher: it finds the platform's native binary and runs it with the same arguments. */
 const CLAUDE_JS = join(TOOLS_DIR, 'node_modules/@anthropic-ai/claude-code/cli-wrapper.cjs');
 const GEMINI_JS = join(TOOLS_DIR, 'node_modules/@google/gemini-cli/bundle/gemini.js');
 const TOOLS_INSTALLED = existsSync(CLAUDE_JS) && existsSync(GEMINI_JS);
-const PINNED = JSON.parse(readFileSync(join(TOOLS_DIR, 'package.json'), 'utf8')).dependencies as Record<string, string>;
 if (!TOOLS_INSTALLED) {
   console.warn('agent-cli e2e tests skipped: test-tools/node_modules is absent (install it with `npm ci --prefix test-tools`).');
 }
 
-/** One CLI run: bounded well under the test timeout, so a hung CLI fails the test with its output. */
-const RUN_TIMEOUT_MS = 60_000;
-const TEST_TIMEOUT_MS = 90_000;
-
 const UPSTREAM_KEY = 'sk-upstream-agent-cli-0123456789';
-const SECRET = 'TANGERINE-7741';
-const SECRET_FILE = 'notes.txt';
 
 /** What Claude Code 2.1.197 asks for in `-p` mode by default: one model for the main loop, no background calls with nonessential traffic off. */
 const CLAUDE_MAIN_MODEL = 'claude-opus-4-8';
@@ -69,198 +84,8 @@ const GEMINI_ROUTER_MODEL = 'gemini-3.5-flash-lite';
 const GEMINI_MAIN_MODEL = 'gemini-3.8-flash';
 
 // ---------------------------------------------------------------------------------------------
-// Recording proxy in front of the gateway, and a trap for anything headed off the machine
+// Each CLI's own settings: where to send model calls, and every background sender off
 // ---------------------------------------------------------------------------------------------
-
-interface GatewayCall {
-  method: string;
-  /** Path with the query string, exactly as the CLI sent it. */
-  path: string;
-  headers: IncomingHttpHeaders;
-  /** Parsed JSON body, or undefined. */
-  body: any;
-  /** The gateway's status, or 0 when the gateway could not be reached. */
-  status: number;
-  /** For answers that were not 2xx: the first part of the gateway's body, for the failure message. */
-  errorBody?: string;
-}
-
-interface RecordingProxy {
-  url: string;
-  /** Where requests go; tests switch it between gateways. */
-  target: string;
-  calls: GatewayCall[];
-  close(): Promise<void>;
-}
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-/** Forwards everything to the gateway byte for byte (streams too) and records each request. */
-async function startRecordingProxy(target: string): Promise<RecordingProxy> {
-  const calls: GatewayCall[] = [];
-  const server = createServer((req, res) => {
-    const t = new URL(proxy.target);
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      let body: unknown;
-      try {
-        body = raw.length > 0 ? JSON.parse(raw.toString('utf8')) : undefined;
-      } catch {
-        body = undefined;
-      }
-      const call: GatewayCall = { method: req.method ?? 'GET', path: req.url ?? '/', headers: { ...req.headers }, body, status: 0 };
-      calls.push(call);
-      const upstream = httpRequest(
-        { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } },
-        (up) => {
-          call.status = up.statusCode ?? 0;
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          if (call.status >= 300) {
-            const errChunks: Buffer[] = [];
-            up.on('data', (c: Buffer) => {
-              if (errChunks.length < 4) errChunks.push(c);
-            });
-            up.on('end', () => (call.errorBody = Buffer.concat(errChunks).toString('utf8').slice(0, 500)));
-          }
-          up.pipe(res);
-        },
-      );
-      upstream.on('error', (err) => {
-        call.errorBody = String(err);
-        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end('recording proxy: gateway unreachable');
-      });
-      upstream.end(raw);
-    });
-  });
-  const proxy: RecordingProxy = { url: '', target, calls, close: () => closeServer(server) };
-  proxy.url = await listen(server);
-  return proxy;
-}
-
-interface TrapProxy {
-  url: string;
-  /** `CONNECT host:port` for HTTPS, or the absolute URL of a plain-HTTP proxy request. */
-  attempts: string[];
-  close(): Promise<void>;
-}
-
-/** HTTP(S)_PROXY for the CLIs: refuses every request and records where it was headed. */
-async function startTrapProxy(): Promise<TrapProxy> {
-  const attempts: string[] = [];
-  const server = createServer((req, res) => {
-    attempts.push(`${req.method} ${req.url}`);
-    res.writeHead(403, { 'content-type': 'text/plain' });
-    res.end('blocked by the agent-cli test trap');
-  });
-  server.on('connect', (req, socket) => {
-    attempts.push(`CONNECT ${req.url}`);
-    socket.on('error', () => {});
-    socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
-  });
-  const url = await listen(server);
-  return { url, attempts, close: () => closeServer(server) };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Running a CLI in a sandbox
-// ---------------------------------------------------------------------------------------------
-
-interface Sandbox {
-  home: string;
-  cwd: string;
-  tmp: string;
-  remove(): void;
-}
-
-function makeSandbox(): Sandbox {
-  const root = mkdtempSync(join(tmpdir(), 'switchyard-agent-cli-'));
-  const sandbox = { home: join(root, 'home'), cwd: join(root, 'work'), tmp: join(root, 'tmp') };
-  for (const dir of Object.values(sandbox)) mkdirSync(dir, { recursive: true });
-  writeFileSync(join(sandbox.cwd, SECRET_FILE), `Meeting notes.\nThe passphrase is ${SECRET}.\n`);
-  return { ...sandbox, remove: () => rmSync(root, { recursive: true, force: true }) };
-}
-
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
-/**
- * Runs a CLI's JavaScript entry with this Node (20) and a built-from-scratch environment: only PATH
- * is taken from the test process, so no ANTHROPIC_* / GEMINI_* / proxy setting of the machine leaks in.
- */
-function runCli(entry: string, args: string[], env: Record<string, string>, cwd: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [entry, ...args], {
-      cwd,
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        TERM: 'dumb',
-        NO_COLOR: '1',
-        LANG: 'C.UTF-8',
-        ...(env.HOME
-          ? { XDG_CONFIG_HOME: join(env.HOME, '.config'), XDG_CACHE_HOME: join(env.HOME, '.cache'), XDG_DATA_HOME: join(env.HOME, '.local/share'), XDG_STATE_HOME: join(env.HOME, '.local/state') }
-          : {}),
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    const killGroup = () => {
-      try {
-        if (child.pid) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup();
-    }, RUN_TIMEOUT_MS);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      // Anything the CLI left running in its process group (shell tools) goes with it.
-      killGroup();
-      resolve({ code, signal, stdout, stderr, timedOut });
-    });
-  });
-}
-
-function describeRun(r: RunResult, calls: GatewayCall[]): string {
-  const lines = calls.map((c) => `  ${c.method} ${c.path} -> ${c.status}${c.errorBody ? ` ${c.errorBody.replace(/\s+/g, ' ').slice(0, 300)}` : ''}`);
-  return [
-    `exit code ${r.code}${r.signal ? ` signal ${r.signal}` : ''}${r.timedOut ? ` (killed after ${RUN_TIMEOUT_MS} ms)` : ''}`,
-    `requests to the gateway:\n${lines.join('\n') || '  (none)'}`,
-    `stdout:\n${r.stdout.slice(-3000)}`,
-    `stderr:\n${r.stderr.slice(-3000)}`,
-  ].join('\n');
-}
 
 /** Claude Code's own switches for everything but the model calls (names checked in its cli.js). */
 function claudeEnv(sb: Sandbox, baseUrl: string, trap: TrapProxy, auth: { apiKey: string } | { authToken: string }): Record<string, string> {
@@ -277,17 +102,6 @@ function claudeEnv(sb: Sandbox, baseUrl: string, trap: TrapProxy, auth: { apiKey
     DISABLE_ERROR_REPORTING: '1',
     DISABLE_BUG_COMMAND: '1',
     ...proxyEnv(trap),
-  };
-}
-
-function proxyEnv(trap: TrapProxy): Record<string, string> {
-  return {
-    HTTPS_PROXY: trap.url,
-    HTTP_PROXY: trap.url,
-    https_proxy: trap.url,
-    http_proxy: trap.url,
-    NO_PROXY: '127.0.0.1,localhost',
-    no_proxy: '127.0.0.1,localhost',
   };
 }
 
@@ -327,34 +141,6 @@ function geminiArgs(prompt: string): string[] {
 // ---------------------------------------------------------------------------------------------
 // What the CLIs sent, in a form the tests and the snapshot file can state
 // ---------------------------------------------------------------------------------------------
-
-function header(h: IncomingHttpHeaders, name: string): string | undefined {
-  const v = h[name];
-  return Array.isArray(v) ? v.join(',') : v;
-}
-
-function countOccurrences(value: unknown, key: string): number {
-  let n = 0;
-  const walk = (v: unknown) => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      for (const [k, child] of Object.entries(v)) {
-        if (k === key) n++;
-        walk(child);
-      }
-    }
-  };
-  walk(value);
-  return n;
-}
-
-function authKind(h: IncomingHttpHeaders, path: string): string {
-  if (header(h, 'x-api-key')) return 'x-api-key';
-  if (header(h, 'x-goog-api-key')) return 'x-goog-api-key';
-  if (/^bearer /i.test(header(h, 'authorization') ?? '')) return 'authorization: Bearer';
-  if (/[?&]key=/.test(path)) return '?key=';
-  return 'none';
-}
 
 interface AnthropicCallSummary {
   request: string;
@@ -445,16 +231,6 @@ interface Observation {
 }
 
 const observations: Observation[] = [];
-
-const cell = (v: unknown): string => {
-  if (v === undefined) return '';
-  const text = typeof v === 'string' ? v : JSON.stringify(v);
-  return `\`${text.replace(/\|/g, '\\|')}\``;
-};
-
-function table(head: string[], rows: unknown[][]): string[] {
-  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map((v) => (typeof v === 'number' ? String(v) : cell(v))).join(' | ')} |`)];
-}
 
 function renderObservation(o: Observation): string[] {
   const out = [`## ${o.title}`, '', `Command: \`${o.command}\``, ''];
@@ -551,16 +327,20 @@ function renderObservation(o: Observation): string[] {
   return out;
 }
 
+/** The packages this file runs (test-tools pins Codex CLI too, for codex-cli.test.ts). */
+const PINNED_HERE = ['@anthropic-ai/claude-code', '@google/gemini-cli'];
+
 function writeObservedFile(): void {
   if (process.env.WRITE_OBSERVED_REQUESTS !== '1' || observations.length === 0) return;
   const out = [
     '# What the agent CLIs send through the gateway',
     '',
-    'Written by `WRITE_OBSERVED_REQUESTS=1 npx vitest run test/e2e/agent-cli.test.ts` from what a recording proxy',
-    'in front of the gateway saw; statuses are what the gateway answered that day. The assertions in that test',
-    'are the contract; this file is the readable record.',
+    'Written by `WRITE_OBSERVED_REQUESTS=1 npx vitest run test/e2e/agent-cli.test.ts` (Claude Code, Gemini CLI) and',
+    '`WRITE_OBSERVED_REQUESTS=1 npx vitest run test/e2e/codex-cli.test.ts` (Codex CLI, at the end), each rewriting only',
+    'its own part, from what a recording proxy in front of the gateway saw; statuses are what the gateway answered that',
+    'day. The assertions in those tests are the contract; this file is the readable record.',
     '',
-    `Pinned: ${Object.entries(PINNED).map(([name, version]) => `\`${name}@${version}\``).join(', ')}; Node ${process.version}.`,
+    `Pinned: ${PINNED_HERE.map((name) => `\`${name}@${PINNED[name]}\``).join(', ')}; Node ${process.version}.`,
     '',
     '## Setup common to every run',
     '',
@@ -599,7 +379,7 @@ function writeObservedFile(): void {
     '',
   ];
   for (const o of observations) out.push(...renderObservation(o));
-  writeFileSync(join(TOOLS_DIR, 'observed-requests.md'), out.join('\n'));
+  writeObservedSection('agent-cli', out);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -707,7 +487,6 @@ suite('agent CLIs through the gateway', () => {
     }
   }
 
-  const mentionsSecret = (body: unknown) => JSON.stringify(body ?? null).includes(SECRET);
   const TOOL_PROMPT = `What is the passphrase in ${SECRET_FILE}? Read the file to find out.`;
   const PONG_PROMPT = 'Reply with one word: pong';
 
