@@ -93,3 +93,19 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   });
   return app;
 }
+
+/**
+ * Closes the app: in-flight requests and streams finish, idle connections close at
+ * once, and after `drainMs` whatever is left is cut (a client that opened a
+ * connection and never sent a request would otherwise hold the close until Node's
+ * headers timeout).
+ */
+export async function closeApp(app: FastifyInstance, drainMs: number): Promise<void> {
+  const force = setTimeout(() => app.server.closeAllConnections(), drainMs);
+  force.unref();
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(force);
+  }
+}

@@ -3,7 +3,7 @@ import { detectLocalOllama, discoverModels, resolveAdminKey } from './bootstrap.
 import { ConfigError, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { warmTokenizer } from './core/tokens.ts';
-import { buildApp } from './app.ts';
+import { buildApp, closeApp } from './app.ts';
 import { createLogger } from './logger.ts';
 import { KeyService } from './metering/keys.ts';
 import { UsageRecorder } from './metering/usage-recorder.ts';
@@ -61,13 +61,15 @@ async function serve(argv: string[]): Promise<void> {
     log.warn('no upstreams configured: set OPENAI_API_KEY (and OPENAI_BASE_URL) or write a switchyard.yaml');
   }
 
+  /** How long in-flight streams may take to finish on SIGTERM before their connections are cut. */
+  const DRAIN_MS = 30_000;
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: draining in-flight requests');
     try {
-      await app.close();
+      await closeApp(app, DRAIN_MS);
       await closeServices(services);
       await store.close();
       log.info('stopped cleanly');

@@ -247,6 +247,20 @@ describe('audio', () => {
     expect(rows[0].cost_usd).toBeCloseTo((input.length * 15) / 1e6, 12);
   });
 
+  it('speech: a client that disconnects mid-audio aborts the upstream call', async () => {
+    sim.enqueue({ type: 'text', chunks: 20, chunkDelayMs: 100 });
+    const controller = new AbortController();
+    const res = await client.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'A long sentence to speak slowly.' }, { signal: controller.signal });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const first = await reader.read();
+    expect(first.value?.length).toBeGreaterThan(0);
+    controller.abort();
+    await reader.cancel().catch(() => undefined);
+    const until = Date.now() + 3000;
+    while (!sim.requests.at(-1)?.aborted && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(sim.requests.at(-1)?.aborted).toBe(true);
+  });
+
   it('transcriptions of a real WAV in every response_format, metered in seconds', async () => {
     const wav = makeWav(3, 16_000);
     const file = await toFile(wav, 'speech.wav', { type: 'audio/wav' });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/app.ts';
+import { buildApp, closeApp } from '../../src/app.ts';
 import { resolveAdminKey } from '../../src/bootstrap.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -72,7 +72,7 @@ export async function startTestGateway(
       return { key: json.key, id: json.id };
     },
     async close() {
-      await app.close();
+      await closeApp(app, 1000);
       await closeServices(services);
       await store.close();
       rmSync(dir, { recursive: true, force: true });
