@@ -155,6 +155,8 @@ const batchSchema = z
     max_lines: z.number().int().positive().default(50_000),
     /** How often the runner looks for work. */
     poll_ms: z.number().int().positive().default(500),
+    /** How long an instance's claim on a line (and lease on a batch) lasts without renewal: a killed instance's work is taken over after this. */
+    claim_seconds: z.number().positive().default(60),
   })
   .strict();
 

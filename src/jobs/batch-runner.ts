@@ -40,9 +40,6 @@ export interface BatchRunnerDeps {
   internalToken: string;
 }
 
-/** How long a claim on a line or a lease on a batch lasts without a heartbeat. */
-const CLAIM_MS = 60_000;
-const HEARTBEAT_MS = 15_000;
 /** Validation errors kept on a failed batch. */
 const MAX_ERRORS = 100;
 
@@ -73,7 +70,12 @@ export class BatchRunner {
   private total = 0;
   private readonly tasks = new Set<Promise<void>>();
 
-  constructor(private readonly deps: BatchRunnerDeps) {}
+  /** How long a claim on a line or a lease on a batch lasts without a heartbeat (renewed at a quarter of it). */
+  private readonly claimMs: number;
+
+  constructor(private readonly deps: BatchRunnerDeps) {
+    this.claimMs = deps.config.batch.claim_seconds * 1000;
+  }
 
   setExecutor(exec: Executor): void {
     this.exec = exec;
@@ -84,7 +86,7 @@ export class BatchRunner {
     this.stopping = false;
     this.timer = setInterval(() => void this.tick(), this.deps.config.batch.poll_ms);
     this.timer.unref();
-    this.heartbeat = setInterval(() => void this.extendClaims(), HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => void this.extendClaims(), Math.max(50, this.claimMs / 4));
     this.heartbeat.unref();
   }
 
@@ -121,7 +123,7 @@ export class BatchRunner {
     const now = this.deps.now();
     switch (b.status) {
       case 'validating':
-        if (await this.deps.batches.lease(b.id, this.owner, now, CLAIM_MS)) await this.validate(b);
+        if (await this.deps.batches.lease(b.id, this.owner, now, this.claimMs)) await this.validate(b);
         return;
       case 'in_progress': {
         if (now >= b.expires_at) {
@@ -181,7 +183,7 @@ export class BatchRunner {
         if (rows.length >= 500) {
           await batches.insertLines(rows);
           rows = [];
-          await batches.lease(b.id, this.owner, now(), CLAIM_MS);
+          await batches.lease(b.id, this.owner, now(), this.claimMs);
         }
       }
       if (errors.length === 0) await batches.insertLines(rows);
@@ -204,7 +206,7 @@ export class BatchRunner {
     this.inFlight.set(b.id, mine);
     const room = Math.min(cfg.per_batch_concurrency - mine.size, cfg.max_concurrency - this.total);
     if (room <= 0) return;
-    const claimed = await this.deps.batches.claimLines(b.id, this.owner, this.deps.now(), CLAIM_MS, room);
+    const claimed = await this.deps.batches.claimLines(b.id, this.owner, this.deps.now(), this.claimMs, room);
     for (const line of claimed) {
       mine.add(line.line_no);
       this.total++;
@@ -279,7 +281,7 @@ export class BatchRunner {
   }
 
   private async extendClaims(): Promise<void> {
-    const until = this.deps.now() + CLAIM_MS;
+    const until = this.deps.now() + this.claimMs;
     for (const [batchId, lines] of this.inFlight) {
       await this.deps.batches.extendClaims(batchId, this.owner, [...lines], until).catch(() => undefined);
     }
@@ -294,7 +296,7 @@ export class BatchRunner {
    */
   private async close(b: BatchRow, final: 'completed' | 'expired' | 'cancelled'): Promise<void> {
     const { batches, config, now } = this.deps;
-    if (!(await batches.lease(b.id, this.owner, now(), CLAIM_MS))) return;
+    if (!(await batches.lease(b.id, this.owner, now(), this.claimMs))) return;
     if (final !== 'completed') {
       if (b.status !== 'finalizing') {
         const [code, message] = final === 'expired' ? ['batch_expired', 'This line was not run before the batch expired.'] : ['batch_cancelled', 'This line was not run: the batch was cancelled.'];

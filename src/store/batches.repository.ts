@@ -127,7 +127,8 @@ export class BatchesRepository {
     return this.store.db.transaction().execute(async (trx) => {
       const res = await trx
         .updateTable('batch_lines')
-        .set({ status: outcome, result_json: resultJson, claimed_by: null, claimed_until: null })
+        // claimed_by stays: which instance ran the line.
+        .set({ status: outcome, result_json: resultJson, claimed_until: null })
         .where('batch_id', '=', batchId)
         .where('line_no', '=', lineNo)
         .where('status', '=', 'running')
