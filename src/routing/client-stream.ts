@@ -89,3 +89,28 @@ export class ClientStream {
     this.res.end(text);
   }
 }
+
+/**
+ * Backpressure for a relay: the returned function registers one 'drain' listener
+ * (however many chunks arrive while the client is full; buffered chunks keep
+ * coming) that resumes the upstream, and returns false to pause it.
+ */
+export function drainGate(res: ServerResponse, resume: () => void): { wait: () => false; dispose: () => void } {
+  let waiting = false;
+  const onDrain = (): void => {
+    waiting = false;
+    resume();
+  };
+  return {
+    wait: () => {
+      if (!waiting) {
+        waiting = true;
+        res.once('drain', onDrain);
+      }
+      return false;
+    },
+    dispose: () => {
+      res.off('drain', onDrain);
+    },
+  };
+}

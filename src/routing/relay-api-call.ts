@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { UpstreamErrorInfo } from '../core/codec.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { RequestMeter } from '../metering/request-meter.ts';
-import { ClientStream } from './client-stream.ts';
+import { ClientStream, drainGate } from './client-stream.ts';
 import type { Target } from './model-registry.ts';
 import { RelayAttempt, type RelayIo, type RelayResult } from './relay-attempt.ts';
 import { upstreamHttpErrorFromText } from './upstream-call.ts';
@@ -56,25 +56,13 @@ export async function relayApiCall(io: RelayIo, target: Target, spec: ApiCallSpe
       const client = new ClientStream(reply.raw);
       reply.hijack();
       client.open(ex.status, { ...io.headers, 'content-type': contentType });
-      // One listener at a time: chunks already buffered keep coming while the client is full.
-      let awaitingDrain = false;
-      const onDrain = (): void => {
-        awaitingDrain = false;
-        ex.resume();
-      };
-      const waitForDrain = (): false => {
-        if (!awaitingDrain) {
-          awaitingDrain = true;
-          reply.raw.once('drain', onDrain);
-        }
-        return false;
-      };
+      const drain = drainGate(reply.raw, () => ex.resume());
       try {
         await ex.pipe((chunk) => {
           attempt.gotData();
           meter.markFirstToken();
           if (client.writeBytes(chunk)) return true;
-          return waitForDrain();
+          return drain.wait();
         });
       } catch (err) {
         if (attempt.signal.why === 'client_closed') {
@@ -87,7 +75,7 @@ export async function relayApiCall(io: RelayIo, target: Target, spec: ApiCallSpe
         meter.finish('interrupted', failure.kind === 'failed' ? failure.error.status : 502, failure.kind === 'failed' ? failure.error.code : 'upstream_error');
         return { kind: 'done' };
       } finally {
-        reply.raw.off('drain', onDrain);
+        drain.dispose();
       }
       client.end();
       meter.finish(client.isClosed && !reply.raw.writableFinished ? 'abandoned' : 'ok', ex.status);

@@ -3,7 +3,7 @@ import type { Usage } from '../core/canonical.ts';
 import type { StreamTap, UpstreamErrorInfo } from '../core/codec.ts';
 import { GatewayError } from '../core/errors.ts';
 import { type SseEvent, SseParser } from '../core/sse.ts';
-import { ClientStream, SSE_HEADERS } from './client-stream.ts';
+import { ClientStream, drainGate, SSE_HEADERS } from './client-stream.ts';
 import type { Target } from './model-registry.ts';
 import { RelayAttempt, type RelayIo, type RelayResult } from './relay-attempt.ts';
 import { upstreamHttpErrorFromText } from './upstream-call.ts';
@@ -110,19 +110,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
       const info = spec.parseError(ev.data);
       return { kind: 'failed', error: new GatewayError('upstream_error', info.message, { publicCode: info.code ?? null }) };
     };
-    // One listener at a time: chunks already buffered keep coming while the client is full.
-    let awaitingDrain = false;
-    const onDrain = (): void => {
-      awaitingDrain = false;
-      ex.resume();
-    };
-    const waitForDrain = (): false => {
-      if (!awaitingDrain) {
-        awaitingDrain = true;
-        reply.raw.once('drain', onDrain);
-      }
-      return false;
-    };
+    const drain = drainGate(reply.raw, () => ex.resume());
     try {
       const unread = tap.passesUnread && tap.keepRaw ? tap : undefined;
       /** The UTF-8 decoder holds no partial character (the last chunk it saw ended in a newline). */
@@ -135,7 +123,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
           unread.keepRaw?.(chunk);
           meter.markFirstToken();
           if (client.writeBytes(chunk)) return true;
-          return waitForDrain();
+          return drain.wait();
         }
         decoderClean = chunk.length > 0 && chunk[chunk.length - 1] === LF;
         const events = parser.push(decoder.write(chunk));
@@ -152,7 +140,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
         if (tap.sawContent) meter.markFirstToken();
         if (client.writeNow(out)) return true;
         // The client reads slower than the upstream writes: pause the upstream until it drains.
-        return waitForDrain();
+        return drain.wait();
       });
       const tail = decoder.end();
       if (tail) parser.push(tail);
@@ -176,7 +164,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
       meter.usage = tap.usage;
       return await attempt.failedWhileStreaming(err, committed, client, spec.encodeStreamError);
     } finally {
-      reply.raw.off('drain', onDrain);
+      drain.dispose();
     }
   } catch (err) {
     return attempt.failedBeforeStart(err);

@@ -8,6 +8,7 @@ import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAnthropicSimulator, type AnthropicSimulator } from '../helpers/anthropic-simulator.ts';
 import { startOpenAISimulator, type OpenAISimulator } from '../helpers/openai-simulator.ts';
+import { apiError } from '../helpers/api-error.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
 const UPSTREAM_KEY = 'sk-upstream-batches-0123456789abcdef';
@@ -49,16 +50,6 @@ async function jsonl(c: OpenAI, fileId: string | null | undefined): Promise<Arra
   if (!fileId) return [];
   const text = await (await c.files.content(fileId)).text();
   return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
-}
-
-async function apiError(call: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof OpenAI.APIError) return err;
-    throw err;
-  }
-  throw new Error('the call succeeded; an error was expected');
 }
 
 beforeAll(async () => {

@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGeneratedFile } from '../../src/store/stored-files.ts';
+import { apiError } from '../helpers/api-error.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
 let gw: TestGateway;
@@ -18,17 +19,6 @@ let other: OpenAI;
 let keyId: string;
 
 const LINES = '{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","messages":[]}}\n';
-
-/** The API error a call must fail with (a call that succeeds fails the test). */
-async function apiError(call: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof OpenAI.APIError) return err;
-    throw err;
-  }
-  throw new Error('the call succeeded; an error was expected');
-}
 
 function filesDir(g: TestGateway): string {
   const { config } = g.services;

@@ -10,6 +10,7 @@ import { embeddingValues } from '../helpers/simulator-server.ts';
 import { startGeminiSimulator, type GeminiSimulator } from '../helpers/gemini-simulator.ts';
 import { makePng, speechAudio, startOpenAISimulator, type OpenAISimulator } from '../helpers/openai-simulator.ts';
 import { makeWav } from '../helpers/wav.ts';
+import { apiError } from '../helpers/api-error.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
 const UPSTREAM_KEY = 'sk-upstream-surface-0123456789abcdef';
@@ -21,17 +22,6 @@ let gw: TestGateway;
 let client: OpenAI;
 let key: string;
 let keyId: string;
-
-/** The API error a call must fail with (a call that succeeds fails the test). */
-async function apiError(call: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof OpenAI.APIError) return err;
-    throw err;
-  }
-  throw new Error('the call succeeded; an error was expected');
-}
 
 async function record(requestId: string | null) {
   await gw.services.recorder.flush();

@@ -8,6 +8,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAnthropicSimulator, type AnthropicSimulator } from '../helpers/anthropic-simulator.ts';
 import { startOpenAISimulator, type OpenAISimulator } from '../helpers/openai-simulator.ts';
+import { apiError } from '../helpers/api-error.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
 const UPSTREAM_KEY = 'sk-upstream-responses-0123456789abcdef';
@@ -26,16 +27,6 @@ let gw: TestGateway;
 let client: OpenAI;
 let other: OpenAI;
 let keyId: string;
-
-async function apiError(call: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof OpenAI.APIError) return err;
-    throw err;
-  }
-  throw new Error('the call succeeded; an error was expected');
-}
 
 beforeAll(async () => {
   native = await startOpenAISimulator({ apiKey: UPSTREAM_KEY });

@@ -1,3 +1,5 @@
+import { decodeOpenAIImageUrl } from './decode-openai-image-url.ts';
+import { innermostIssue, valueAtPath } from '../../core/zod-issue-path.ts';
 import type { z } from 'zod';
 import type {
   ChatRequest,
@@ -173,7 +175,7 @@ function convertUserPart(p: UserPart, param: string): TextPart | ImagePart {
     case 'image_url': {
       const url = typeof p.image_url === 'string' ? p.image_url : p.image_url.url;
       const detail = typeof p.image_url === 'string' ? undefined : p.image_url.detail;
-      const image: ImagePart = { type: 'image', source: decodeImageUrl(url, `${param}.image_url.url`) };
+      const image: ImagePart = { type: 'image', source: decodeOpenAIImageUrl(url, `${param}.image_url.url`) };
       if (detail) image.detail = detail;
       return image;
     }
@@ -185,25 +187,6 @@ function convertUserPart(p: UserPart, param: string): TextPart | ImagePart {
         publicCode: 'unsupported_value',
       });
   }
-}
-
-function decodeImageUrl(url: string, param: string): ImagePart['source'] {
-  if (!url.startsWith('data:')) return { kind: 'url', url };
-  const comma = url.indexOf(',');
-  if (comma === -1) throw invalidImage(param);
-  const meta = url.slice(5, comma).split(';');
-  const mediaType = meta[0] || 'text/plain';
-  const payload = url.slice(comma + 1);
-  if (meta.includes('base64')) return { kind: 'base64', mediaType, data: payload };
-  try {
-    return { kind: 'base64', mediaType, data: Buffer.from(decodeURIComponent(payload), 'utf8').toString('base64') };
-  } catch {
-    throw invalidImage(param);
-  }
-}
-
-function invalidImage(param: string): GatewayError {
-  return new GatewayError('invalid_request_error', "Invalid image URL: expected an http(s) URL or a 'data:' URL.", { param, publicCode: 'invalid_image_url' });
 }
 
 function convertTools(b: OpenAIChatRequest): ToolDefinition[] | undefined {
@@ -247,35 +230,12 @@ function convertReasoningEffort(effort: OpenAIChatRequest['reasoning_effort']): 
 
 /** A zod issue -> OpenAI's own error wording, with `param` in OpenAI's path notation. */
 function issueToError(first: z.core.$ZodIssue | undefined, body: unknown): GatewayError {
-  const { issue, path } = first ? innermost(first, []) : { issue: undefined, path: [] };
+  const { issue, path } = first ? innermostIssue(first, []) : { issue: undefined, path: [] };
   const param = path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
-  if (valueAt(body, path) === undefined) {
+  if (valueAtPath(body, path) === undefined) {
     return new GatewayError('missing_field', `Missing required parameter: '${param}'.`, { param, publicCode: 'missing_required_parameter' });
   }
   const code = issue?.code === 'invalid_value' || issue?.code === 'invalid_union' ? 'invalid_value' : 'invalid_type';
   return new GatewayError('invalid_request_error', `Invalid value for '${param}': ${issue?.message ?? 'invalid input'}.`, { param, publicCode: code });
 }
 
-/**
- * A union (string or parts array) reports at the field itself; the branch that got
- * furthest (the array's element) says what is actually wrong.
- */
-function innermost(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): { issue: z.core.$ZodIssue; path: PropertyKey[] } {
-  const path = [...prefix, ...issue.path];
-  if (issue.code !== 'invalid_union') return { issue, path };
-  let best: z.core.$ZodIssue | undefined;
-  for (const branch of issue.errors) {
-    const candidate = branch[0];
-    if (candidate && candidate.path.length > (best?.path.length ?? 0)) best = candidate;
-  }
-  return best ? innermost(best, path) : { issue, path };
-}
-
-function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
-  let v = value;
-  for (const key of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[key];
-  }
-  return v;
-}

@@ -4,7 +4,7 @@ import { GatewayError } from '../../core/errors.ts';
 /**
  * An OpenAI image URL (http(s) or `data:`) -> canonical image source. Data URLs
  * become base64 so upstreams that take only inline bytes (Anthropic, Gemini) can
- * send them. The same rules as the chat decoder's, for the Responses decoder.
+ * send them. Shared by the chat and Responses decoders.
  */
 export function decodeOpenAIImageUrl(url: string, param: string): ImageSource {
   if (!url.startsWith('data:')) return { kind: 'url', url };

@@ -1,5 +1,6 @@
 import { GatewayError } from '../../core/errors.ts';
-import { jsonType, type StreamableBody } from './openai-chat-request.ts';
+import { jsonType } from '../../core/json-type.ts';
+import type { StreamableBody } from './openai-chat-request.ts';
 
 /**
  * Checks of the JSON bodies of the OpenAI endpoints besides chat, limited to what

@@ -1,3 +1,4 @@
+import { jsonType } from '../../core/json-type.ts';
 import { GatewayError } from '../../core/errors.ts';
 import type { CountableMessage } from '../../core/tokens.ts';
 
@@ -54,16 +55,6 @@ export function validateOpenAIChatBody(body: unknown): OpenAIChatBody {
     throw new GatewayError('invalid_request_error', `Invalid type for 'stream_options': expected an object, but got ${jsonType(b.stream_options)} instead.`, { param: 'stream_options', publicCode: 'invalid_type' });
   }
   return b as OpenAIChatBody;
-}
-
-export function jsonType(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  if (typeof v === 'string') return 'a string';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'an integer' : 'a decimal';
-  if (typeof v === 'boolean') return 'a boolean';
-  return typeof v;
 }
 
 /** Texts and images of the prompt, for counting tokens when the upstream does not. */

@@ -1,3 +1,5 @@
+import { jsonType } from '../../core/json-type.ts';
+import { innermostIssue, valueAtPath } from '../../core/zod-issue-path.ts';
 import type { z } from 'zod';
 import { GatewayError } from '../../core/errors.ts';
 
@@ -8,9 +10,9 @@ import { GatewayError } from '../../core/errors.ts';
  * from a wrong one.
  */
 export function issueToResponsesError(first: z.core.$ZodIssue | undefined, prefix: readonly PropertyKey[], value: unknown): GatewayError {
-  const { issue, path } = first ? innermost(first, []) : { issue: undefined, path: [] };
+  const { issue, path } = first ? innermostIssue(first, []) : { issue: undefined, path: [] };
   const param = formatParam([...prefix, ...path]);
-  const found = valueAt(value, path);
+  const found = valueAtPath(value, path);
   if (found === undefined) {
     return new GatewayError('missing_field', `Missing required parameter: '${param}'.`, { param, publicCode: 'missing_required_parameter' });
   }
@@ -36,19 +38,10 @@ export function issueToResponsesError(first: z.core.$ZodIssue | undefined, prefi
   return new GatewayError('invalid_request_error', `Invalid value for '${param}': ${issue?.message ?? 'invalid input'}.`, { param, publicCode: 'invalid_value' });
 }
 
+export { jsonType };
+
 export function formatParam(path: readonly PropertyKey[]): string {
   return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
-}
-
-/** The JSON type of a value in OpenAI's wording ("an object", "an integer"). */
-export function jsonType(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  if (typeof v === 'string') return 'a string';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'an integer' : 'a decimal';
-  if (typeof v === 'boolean') return 'a boolean';
-  return typeof v;
 }
 
 function article(expected: string): string {
@@ -64,26 +57,3 @@ function article(expected: string): string {
   }
 }
 
-/**
- * A union (string or parts array) reports at the field itself; the branch that got
- * furthest (the array's element) says what is actually wrong.
- */
-function innermost(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): { issue: z.core.$ZodIssue; path: PropertyKey[] } {
-  const path = [...prefix, ...issue.path];
-  if (issue.code !== 'invalid_union') return { issue, path };
-  let best: z.core.$ZodIssue | undefined;
-  for (const branch of issue.errors) {
-    const candidate = branch[0];
-    if (candidate && candidate.path.length > (best?.path.length ?? 0)) best = candidate;
-  }
-  return best ? innermost(best, path) : { issue, path };
-}
-
-function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
-  let v = value;
-  for (const key of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[key];
-  }
-  return v;
-}
