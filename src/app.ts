@@ -5,6 +5,7 @@ import './http-types.ts';
 import { protocolForUrl, renderError, toGatewayError } from './protocols/render-error.ts';
 import { adminRoutes } from './routes/admin/index.ts';
 import { geminiRoutes } from './routes/gemini/index.ts';
+import { midjourneyRoutes } from './routes/mj/index.ts';
 import { v1Routes } from './routes/v1/index.ts';
 import type { Services } from './services.ts';
 
@@ -86,6 +87,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(v1Routes(services), { prefix: '/v1' });
   await app.register(v1Routes(services), { prefix: '/v1-openai' });
   await app.register(geminiRoutes(services), { prefix: '/v1beta' });
+  // The Midjourney-proxy task API: /mj/... and /mj-fast/mj/..., /mj-relax/mj/..., /mj-turbo/mj/...
+  await app.register(midjourneyRoutes(services));
   // Batch lines run through this same app, with every stage a client request gets.
   services.batchRunner.setExecutor(async (req) => {
     const res = await app.inject({ method: req.method, url: req.url, headers: req.headers, payload: req.payload });

@@ -59,7 +59,8 @@ function listRequest(u: UpstreamConfig): { url: string; headers: Record<string, 
         headers: u.api_key ? { 'x-goog-api-key': u.api_key } : {},
         read: geminiModelIds,
       };
-    default:
+    case 'azure':
+    case 'midjourney':
       return undefined;
   }
 }

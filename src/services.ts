@@ -23,6 +23,11 @@ import { type FileStorage, LocalFileStorage } from './store/file-storage.ts';
 import { FilesRepository } from './store/files.repository.ts';
 import { BatchesRepository } from './store/batches.repository.ts';
 import { BatchRunner } from './jobs/batch-runner.ts';
+import { MjPoller } from './jobs/mj-poller.ts';
+import { MjTasksRepository } from './store/mj-tasks.repository.ts';
+import { ConversationLocks } from './store/conversation-locks.ts';
+import { ConversationsRepository } from './store/conversations.repository.ts';
+import { RedisConversationStore } from './store/redis-conversation-store.ts';
 
 /** Everything the routes need, built once per app; tests build their own. */
 export interface Services {
@@ -54,6 +59,11 @@ export interface Services {
   fileStorage: FileStorage;
   /** Removes expired files (and, through its extra sweeps, whatever else expires on its schedule). */
   fileSweeper: FileSweeper;
+  /** Midjourney tasks (the gateway's ids mapped to the upstreams') and the job that polls them. */
+  mjTasks: MjTasksRepository;
+  mjPoller: MjPoller;
+  /** Server-kept chat conversations (POST /v1/chat/conversation): in Redis when one is configured, else the database. */
+  conversations: ConversationLocks;
   newMeter(requestId: string, key: KeyState | null, endpoint: string, model: string, stream: boolean): RequestMeter;
   /** Loads stored upstreams and starts the background work (usage flushes, change polling). */
   start(): Promise<void>;
@@ -127,7 +137,21 @@ export function createServices(opts: ServiceOptions): Services {
       await batches.delete(b.id);
     }
   };
-  const fileSweeper = new FileSweeper({ files, fileStorage, now, log }, { intervalMs: config.files.sweep_interval_seconds * 1000, extraSweeps: [sweepBatches] });
+  const mjTasks = new MjTasksRepository(store);
+  const mjPoller = new MjPoller({
+    config: config.midjourney,
+    tasks: mjTasks,
+    upstream: (name) => upstreamSet.get(name),
+    reversal: { store, recorder, keys, limiter },
+    log,
+    now,
+  });
+  const conversations = new ConversationLocks(redis ? new RedisConversationStore(redis, prefix) : new ConversationsRepository(store), {
+    ttlMs: config.conversations.ttl_hours * 3_600_000,
+    now,
+    log,
+  });
+  const fileSweeper = new FileSweeper({ files, fileStorage, now, log }, { intervalMs: config.files.sweep_interval_seconds * 1000, extraSweeps: [sweepBatches, (at) => conversations.store.sweep(at)] });
   return {
     config,
     store,
@@ -154,6 +178,9 @@ export function createServices(opts: ServiceOptions): Services {
     files,
     fileStorage,
     fileSweeper,
+    mjTasks,
+    mjPoller,
+    conversations,
     newMeter: (requestId, key, endpoint, model, stream) => new RequestMeter(meterDeps, requestId, key, endpoint, model, stream),
     async start() {
       const secret = loadSecretKey({ env: opts.secretKey ?? process.env.SWITCHYARD_SECRET_KEY, dataDir });
@@ -170,12 +197,14 @@ export function createServices(opts: ServiceOptions): Services {
       await changes.start();
       fileSweeper.start();
       batchRunner.start();
+      mjPoller.start();
     },
   };
 }
 
 export async function closeServices(s: Services): Promise<void> {
   await s.batchRunner.stop();
+  await s.mjPoller.stop();
   await s.fileSweeper.stop();
   await s.changes.stop();
   await s.recorder.stop();

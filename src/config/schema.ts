@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { validateIpList } from '../core/ip-allow-list.ts';
 
-export const UPSTREAM_TYPES = ['openai', 'azure', 'anthropic', 'gemini'] as const;
+/** `midjourney`: a Midjourney-proxy-compatible server (the /mj task API); it serves no chat models. */
+export const UPSTREAM_TYPES = ['openai', 'azure', 'anthropic', 'gemini', 'midjourney'] as const;
 export type UpstreamType = (typeof UPSTREAM_TYPES)[number];
 
 /** `${VAR}` of an unset variable gives "" (or YAML null): both mean "not set". */
@@ -115,6 +116,8 @@ const modelInfoSchema = z
     character_price: z.number().nonnegative().optional(),
     /** USD per minute of audio transcribed or translated. */
     minute_price: z.number().nonnegative().optional(),
+    /** USD per call: one Midjourney task for the mj_* names (mj_imagine, mj_action, ...). */
+    price: z.number().nonnegative().optional(),
   })
   .strict();
 
@@ -157,6 +160,30 @@ const batchSchema = z
     poll_ms: z.number().int().positive().default(500),
     /** How long an instance's claim on a line (and lease on a batch) lasts without renewal: a killed instance's work is taken over after this. */
     claim_seconds: z.number().positive().default(60),
+  })
+  .strict();
+
+const midjourneySchema = z
+  .object({
+    /** How often unfinished Midjourney tasks are polled at their upstream. */
+    poll_interval_ms: z.number().int().positive().default(3000),
+    /** Task ids per list-by-condition call. */
+    poll_batch: z.number().int().positive().max(500).default(20),
+    /** A task not finished this long after its submit fails (and its charge is refunded). */
+    task_timeout_minutes: z.number().positive().default(60),
+  })
+  .strict();
+
+const conversationsSchema = z
+  .object({
+    /** Model of a conversation whose first turn names none; without it such a turn is a 400. */
+    default_model: z.string().min(1).optional(),
+    /** A conversation is removed this long after its last turn. */
+    ttl_hours: z.number().positive().default(48),
+    /** `id` of the event that follows a stream's `data: [DONE]` (relays differ in what they call it). */
+    trailer_id: z.string().min(1).default('conversationInfo'),
+    /** Most turns a conversation keeps, the new one included (older turns are dropped first). */
+    max_turns: z.number().int().positive().optional(),
   })
   .strict();
 
@@ -213,6 +240,8 @@ export const configSchema = z
       .default({ flush_interval_ms: 200, flush_batch_size: 500, max_buffered: 20_000 }),
     files: filesSchema.default(filesSchema.parse({})),
     batch: batchSchema.default(batchSchema.parse({})),
+    conversations: conversationsSchema.default(conversationsSchema.parse({})),
+    midjourney: midjourneySchema.default(midjourneySchema.parse({})),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -224,6 +253,9 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'name'], message: `duplicate upstream name "${u.name}"` });
       }
       seen.add(u.name);
+      if (u.type === 'midjourney' && (u.models !== undefined || Object.keys(u.model_map).length > 0)) {
+        ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'models'], message: 'a midjourney upstream serves the /mj task API, not models: remove models and model_map' });
+      }
     });
   });
 

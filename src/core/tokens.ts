@@ -23,8 +23,8 @@ export async function countTextTokens(text: string): Promise<number> {
 }
 
 /** Per-message overhead of the chat format (OpenAI's published counting recipe). */
-const TOKENS_PER_MESSAGE = 3;
-const TOKENS_PER_REPLY_PRIMER = 3;
+export const TOKENS_PER_MESSAGE = 3;
+export const TOKENS_PER_REPLY_PRIMER = 3;
 /** A flat per-image cost; exact costs depend on size and detail, which the gateway does not decode. */
 const TOKENS_PER_IMAGE = 765;
 

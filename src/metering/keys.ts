@@ -300,6 +300,18 @@ export class KeyService {
     state.usedUsd += usd;
   }
 
+  /**
+   * A charge taken back after the database already has it (a refunded Midjourney task): the cached
+   * state follows at once; other instances read the database's figure on their next refresh.
+   */
+  uncharge(keyId: string, tokens: number, usd: number): void {
+    const hash = this.idHashes.get(keyId);
+    const state = hash === undefined ? undefined : this.cache.get(hash)?.state;
+    if (!state) return;
+    state.usedTokens -= tokens;
+    state.usedUsd -= usd;
+  }
+
   view(row: ApiKeyRow): KeyView {
     const pending = this.recorder.pendingFor(row.id);
     const usedTokens = Number(row.used_tokens) + pending.tokens;

@@ -74,6 +74,23 @@ export class Limiter {
     }
   }
 
+  /**
+   * Corrects a quota's shared running total after the fact (a refund: negative). The memory backend
+   * reads spend from the key's own state, so only Redis keeps a figure to correct.
+   */
+  async adjustQuota(key: string, amount: number): Promise<void> {
+    if (!this.shared || amount === 0) return;
+    if (this.shared.ready() && !this.degraded) {
+      try {
+        await this.shared.backend.addQuotaUsage(key, amount);
+        return;
+      } catch (err) {
+        this.goDegraded(err);
+      }
+    }
+    this.unsynced.set(key, (this.unsynced.get(key) ?? 0) + amount);
+  }
+
   private goDegraded(err: unknown): void {
     if (this.degraded) return;
     this.degraded = true;

@@ -12,9 +12,9 @@ export function computeCostUsd(usage: Usage, info: ModelInfo | undefined): numbe
   return Math.round(cost * 1e12) / 1e12;
 }
 
-/** What a non-token call is metered in (images made, characters spoken, seconds of audio). */
+/** What a non-token call is metered in (images made, characters spoken, seconds of audio, Midjourney tasks). */
 export interface MeteredUnits {
-  unit: 'images' | 'characters' | 'seconds';
+  unit: 'images' | 'characters' | 'seconds' | 'tasks';
   quantity: number;
   /** For images: the size ("1024x1024") and quality the price may depend on. */
   size?: string;
@@ -27,6 +27,7 @@ export function computeUnitCostUsd(units: MeteredUnits, info: ModelInfo | undefi
   let cost = 0;
   if (units.unit === 'images') cost = units.quantity * imagePrice(info.image_price, units.size, units.quality);
   else if (units.unit === 'characters') cost = (units.quantity * (info.character_price ?? 0)) / 1_000_000;
+  else if (units.unit === 'tasks') cost = units.quantity * (info.price ?? 0);
   else cost = (units.quantity / 60) * (info.minute_price ?? 0);
   return Math.round(cost * 1e12) / 1e12;
 }

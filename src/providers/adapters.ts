@@ -5,7 +5,7 @@ import { geminiAdapter } from './gemini/gemini-adapter.ts';
 import { azureAdapter, openAIAdapter } from './openai/openai-adapter.ts';
 
 /** The wire protocol each upstream type speaks; same protocol on both sides means pass-through. */
-export type WireProtocol = 'openai' | 'anthropic' | 'gemini';
+export type WireProtocol = 'openai' | 'anthropic' | 'gemini' | 'midjourney';
 
 export function protocolOf(type: UpstreamType): WireProtocol {
   switch (type) {
@@ -16,10 +16,12 @@ export function protocolOf(type: UpstreamType): WireProtocol {
       return 'anthropic';
     case 'gemini':
       return 'gemini';
+    case 'midjourney':
+      return 'midjourney';
   }
 }
 
-/** Upstream adapters for cross-format traffic, by upstream type. */
+/** Upstream adapters for cross-format traffic, by upstream type (none for midjourney: it serves only the /mj task API). */
 export const ADAPTERS: Partial<Record<UpstreamType, UpstreamAdapter>> = {
   openai: openAIAdapter,
   azure: azureAdapter,

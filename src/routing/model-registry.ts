@@ -24,8 +24,12 @@ export interface ModelEntry {
  */
 export class ModelRegistry {
   private readonly byName = new Map<string, Target[]>();
+  private readonly upstreams: readonly Upstream[];
 
-  constructor(private readonly upstreams: readonly Upstream[]) {
+  constructor(all: readonly Upstream[]) {
+    // Midjourney upstreams serve the /mj task API only: no model name, pinned or not, routes to them.
+    const upstreams = all.filter((u) => u.type !== 'midjourney');
+    this.upstreams = upstreams;
     for (const u of upstreams) {
       for (const name of servedNames(u)) {
         const list = this.byName.get(name) ?? [];

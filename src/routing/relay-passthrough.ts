@@ -30,6 +30,8 @@ export interface PassthroughSpec {
   encodeStreamError(err: GatewayError): string;
   /** Content type of the streamed answer when it is not SSE. */
   streamContentType?: string;
+  /** The non-stream answer as the client gets it (default: the upstream's bytes); server-kept conversations add their id. */
+  clientBody?(text: string, json: unknown): string;
 }
 
 export type { RelayIo, RelayResult } from './relay-attempt.ts';
@@ -85,7 +87,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
       const raw = reply.raw;
       io.headers['content-type'] = contentType || 'application/json';
       raw.writeHead(ex.status, io.headers);
-      raw.end(text);
+      raw.end(spec.clientBody ? spec.clientBody(text, json) : text);
       meter.finish('ok', ex.status);
       return { kind: 'done' };
     }

@@ -45,6 +45,15 @@ export class ApiKeysRepository {
     return Number(res.numUpdatedRows) > 0;
   }
 
+  /** Takes a charge back (a refund); decrements like addUsage, and last_used_at stays as it is. */
+  async subtractUsage(id: string, tokens: number, usd: number): Promise<void> {
+    await this.store.db
+      .updateTable('api_keys')
+      .set({ used_tokens: sql`used_tokens - ${tokens}`, used_usd: sql`used_usd - ${usd}` })
+      .where('id', '=', id)
+      .execute();
+  }
+
   /** Adds spent tokens and dollars; increments, so concurrent gateways never overwrite each other. */
   async addUsage(id: string, tokens: number, usd: number, at: number): Promise<void> {
     await this.store.db

@@ -7,6 +7,14 @@ export type NewBatchRow = Omit<
   'request_total' | 'request_completed' | 'request_failed' | 'input_tokens' | 'cached_tokens' | 'output_tokens' | 'reasoning_tokens'
 >;
 
+/** A line's result, as finishLine records it. */
+export interface LineResult {
+  lineNo: number;
+  outcome: 'done' | 'error';
+  resultJson: string;
+  usage: { input: number; cached: number; output: number; reasoning: number };
+}
+
 /** Statuses of a batch that still has work to do. */
 export const ACTIVE_BATCH_STATUSES = ['validating', 'in_progress', 'finalizing', 'cancelling'] as const;
 
@@ -79,21 +87,47 @@ export class BatchesRepository {
   }
 
   /**
-   * Claims up to `limit` lines to run: pending ones, and running ones whose claim
-   * ran out (their instance died). Each line is claimed by one instance at a time.
+   * Claims up to `limit` lines to run: running ones whose claim ran out (their
+   * instance died) first, then pending ones in input order from line `fromLine`
+   * on, and only while the batch is in_progress (none once it is cancelling).
+   * Each line is claimed by one instance at a time. A line that was pending
+   * comes back with `attempts` 1, a retaken one with more.
+   *
+   * Two queries, not one with `status = 'pending' OR (running AND stale)` ordered
+   * by line_no: that form walks the primary key from the batch's first line past
+   * every finished one (O(lines done) per claim, ~6 ms at 45,000 done lines on
+   * SQLite). Here stale claims are found through (batch_id, status) without an
+   * ORDER BY (with one SQLite walks the primary key again), and pending lines by
+   * a primary-key range from `fromLine`, which the runner keeps just past the
+   * lines it has claimed: each claim reads about `limit` rows.
    */
-  async claimLines(batchId: string, owner: string, now: number, ms: number, limit: number): Promise<BatchLineRow[]> {
+  async claimLines(batchId: string, owner: string, now: number, ms: number, limit: number, fromLine = 0): Promise<BatchLineRow[]> {
     const pg = !this.store.sqlite;
     return this.store.db.transaction().execute(async (trx) => {
-      let pick = trx
+      const inProgress = trx.selectFrom('batches').select('batches.id').where('batches.id', '=', batchId).where('batches.status', '=', 'in_progress');
+      let stale = trx
         .selectFrom('batch_lines')
         .select('line_no')
         .where('batch_id', '=', batchId)
-        .where((eb) => eb.or([eb('status', '=', 'pending'), eb.and([eb('status', '=', 'running'), eb('claimed_until', '<', now)])]))
-        .orderBy('line_no')
+        .where('status', '=', 'running')
+        .where('claimed_until', '<', now)
+        .where((eb) => eb.exists(inProgress))
         .limit(limit);
-      if (pg) pick = pick.forUpdate().skipLocked();
-      const picked = (await pick.execute()).map((r) => r.line_no);
+      if (pg) stale = stale.forUpdate().skipLocked();
+      const picked = (await stale.execute()).map((r) => r.line_no);
+      if (picked.length < limit) {
+        let pending = trx
+          .selectFrom('batch_lines')
+          .select('line_no')
+          .where('batch_id', '=', batchId)
+          .where('line_no', '>=', fromLine)
+          .where('status', '=', 'pending')
+          .where((eb) => eb.exists(inProgress))
+          .orderBy('line_no')
+          .limit(limit - picked.length);
+        if (pg) pending = pending.forUpdate().skipLocked();
+        for (const r of await pending.execute()) picked.push(r.line_no);
+      }
       if (picked.length === 0) return [];
       return trx
         .updateTable('batch_lines')
@@ -122,32 +156,57 @@ export class BatchesRepository {
     owner: string,
     outcome: 'done' | 'error',
     resultJson: string,
-    usage: { input: number; cached: number; output: number; reasoning: number },
+    usage: LineResult['usage'],
   ): Promise<boolean> {
+    return (await this.finishLines(batchId, owner, [{ lineNo, outcome, resultJson, usage }]))[0];
+  }
+
+  /**
+   * finishLine for several lines of one batch in one transaction (the runner
+   * groups the lines that finish together: one commit, and one update of the
+   * batch's counters, instead of one per line). Each line is recorded only if it
+   * is still running under this instance's claim; the counters count those.
+   */
+  async finishLines(batchId: string, owner: string, results: LineResult[]): Promise<boolean[]> {
+    if (results.length === 0) return [];
     return this.store.db.transaction().execute(async (trx) => {
-      const res = await trx
-        .updateTable('batch_lines')
-        // claimed_by stays: which instance ran the line.
-        .set({ status: outcome, result_json: resultJson, claimed_until: null })
-        .where('batch_id', '=', batchId)
-        .where('line_no', '=', lineNo)
-        .where('status', '=', 'running')
-        .where('claimed_by', '=', owner)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 0) return false;
-      await trx
-        .updateTable('batches')
-        .set({
-          request_completed: outcome === 'done' ? sql`request_completed + 1` : sql`request_completed`,
-          request_failed: outcome === 'error' ? sql`request_failed + 1` : sql`request_failed`,
-          input_tokens: sql`input_tokens + ${usage.input}`,
-          cached_tokens: sql`cached_tokens + ${usage.cached}`,
-          output_tokens: sql`output_tokens + ${usage.output}`,
-          reasoning_tokens: sql`reasoning_tokens + ${usage.reasoning}`,
-        })
-        .where('id', '=', batchId)
-        .execute();
-      return true;
+      const recorded: boolean[] = [];
+      const sum = { completed: 0, failed: 0, input: 0, cached: 0, output: 0, reasoning: 0 };
+      for (const r of results) {
+        const res = await trx
+          .updateTable('batch_lines')
+          // claimed_by stays: which instance ran the line.
+          .set({ status: r.outcome, result_json: r.resultJson, claimed_until: null })
+          .where('batch_id', '=', batchId)
+          .where('line_no', '=', r.lineNo)
+          .where('status', '=', 'running')
+          .where('claimed_by', '=', owner)
+          .executeTakeFirst();
+        const ok = Number(res.numUpdatedRows) > 0;
+        recorded.push(ok);
+        if (!ok) continue;
+        if (r.outcome === 'done') sum.completed++;
+        else sum.failed++;
+        sum.input += r.usage.input;
+        sum.cached += r.usage.cached;
+        sum.output += r.usage.output;
+        sum.reasoning += r.usage.reasoning;
+      }
+      if (sum.completed + sum.failed > 0) {
+        await trx
+          .updateTable('batches')
+          .set({
+            request_completed: sql`request_completed + ${sum.completed}`,
+            request_failed: sql`request_failed + ${sum.failed}`,
+            input_tokens: sql`input_tokens + ${sum.input}`,
+            cached_tokens: sql`cached_tokens + ${sum.cached}`,
+            output_tokens: sql`output_tokens + ${sum.output}`,
+            reasoning_tokens: sql`reasoning_tokens + ${sum.reasoning}`,
+          })
+          .where('id', '=', batchId)
+          .execute();
+      }
+      return recorded;
     });
   }
 

@@ -3,6 +3,8 @@ import * as m001 from './migrations/001-initial.ts';
 import * as m002 from './migrations/002-limits-and-upstreams.ts';
 import * as m003 from './migrations/003-units-and-responses.ts';
 import * as m004 from './migrations/004-files-and-batches.ts';
+import * as m005 from './migrations/005-conversations.ts';
+import * as m006 from './migrations/006-midjourney-tasks.ts';
 import type { Store } from './db.ts';
 
 /** Migrations are listed in code so they ship with the program (no directory scan at run time). */
@@ -11,6 +13,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '002-limits-and-upstreams': m002,
   '003-units-and-responses': m003,
   '004-files-and-batches': m004,
+  '005-conversations': m005,
+  '006-midjourney-tasks': m006,
 };
 
 class StaticProvider implements MigrationProvider {

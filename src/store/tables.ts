@@ -122,6 +122,42 @@ export interface StoredResponsesTable {
   created_at: number;
 }
 
+export interface ConversationsTable {
+  id: string;
+  key_id: string;
+  model: string;
+  system: string | null;
+  messages_json: string;
+  version: number;
+  created_at: number;
+  updated_at: number;
+  expires_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+}
+
+export interface MjTasksTable {
+  id: string;
+  key_id: string;
+  upstream: string;
+  upstream_task_id: string;
+  submit: string;
+  mode: string | null;
+  action: string;
+  status: string;
+  task_json: string | null;
+  image_url: string | null;
+  charges_json: string;
+  active: number;
+  refund_due: Generated<number>;
+  created_at: number;
+  updated_at: number;
+  submitted_at: number;
+  next_poll_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+}
+
 export interface UpstreamsTable {
   name: string;
   source: 'config' | 'api';
@@ -152,6 +188,8 @@ export interface Database {
   files: FilesTable;
   batches: BatchesTable;
   batch_lines: BatchLinesTable;
+  conversations: ConversationsTable;
+  mj_tasks: MjTasksTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -164,3 +202,5 @@ export type StoredResponseRow = Selectable<StoredResponsesTable>;
 export type FileRow = Selectable<FilesTable>;
 export type BatchRow = Selectable<BatchesTable>;
 export type BatchLineRow = Selectable<BatchLinesTable>;
+export type ConversationRow = Selectable<ConversationsTable>;
+export type MjTaskRow = Selectable<MjTasksTable>;

@@ -159,6 +159,24 @@ export class UsageRecordsRepository {
     return this.filtered(f).selectAll().orderBy('created_at', 'desc').limit(f.limit ?? 100).execute();
   }
 
+  /**
+   * Turns a charged record of `keyId` into a recorded-only one (a refund), once: the record that
+   * was changed, `already` when it is not charged (any more, or not to this key), or `missing`
+   * when it is not written yet.
+   */
+  async uncharge(requestId: string, keyId: string, errorCode: string): Promise<UsageRecordRow | 'already' | 'missing'> {
+    const row = await this.findByRequestId(requestId);
+    if (!row) return 'missing';
+    if (row.key_id !== keyId || row.charged !== 1) return 'already';
+    const res = await this.store.db
+      .updateTable('usage_records')
+      .set({ charged: 0, error_code: errorCode })
+      .where('request_id', '=', requestId)
+      .where('charged', '=', 1)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0 ? row : 'already';
+  }
+
   findByRequestId(id: string): Promise<UsageRecordRow | undefined> {
     return this.store.db.selectFrom('usage_records').selectAll().where('request_id', '=', id).executeTakeFirst();
   }

@@ -5,6 +5,7 @@ import { generateContentHandler } from '../gemini/generate-content.ts';
 import { speechHandler, transcriptionHandler } from './audio.ts';
 import { apiKeyAuth } from './auth.ts';
 import { chatCompletionsHandler } from './chat-completions.ts';
+import { conversationRoutes } from './conversations.ts';
 import { completionsHandler } from './completions.ts';
 import { embeddingsHandler } from './embeddings.ts';
 import { filesRoutes } from './files.ts';
@@ -24,6 +25,12 @@ export function v1Routes(services: Services) {
     const anthropic = { config: { protocol: 'anthropic' as const } };
     const gemini = { config: { protocol: 'gemini' as const } };
     app.post('/chat/completions', openai, chatCompletionsHandler(services));
+    // Server-kept conversations; clear of OpenAI's own /v1/conversations (Responses-API conversations, another object).
+    const conversations = conversationRoutes(services);
+    app.post('/chat/conversation', openai, conversations.turn);
+    app.get('/chat/conversations', openai, conversations.list);
+    app.get('/chat/conversations/:id', openai, conversations.get);
+    app.delete('/chat/conversations/:id', openai, conversations.delete);
     app.post('/completions', openai, completionsHandler(services));
     app.post('/embeddings', openai, embeddingsHandler(services));
     app.post('/images/generations', openai, imageGenerationsHandler(services));
