@@ -467,9 +467,10 @@ export interface Gateway {
 /**
  * Starts `node --import tsx src/cli.ts serve --config <dir>/switchyard.yaml` pinned
  * to `cpu`, with its own SQLite database and data_dir in `dir`, log level warn
- * (log to `<dir>/gateway.log`), and waits for /health.
+ * (log to `<dir>/gateway.log`), and waits for /health. `extraConfig` lines are
+ * appended to the YAML as they are (top-level keys such as `batch: { ... }`).
  */
-export async function startGateway(o: { dir: string; cpu: string; upstreams: string[]; models: string[]; nodeFlags?: string[] }): Promise<Gateway> {
+export async function startGateway(o: { dir: string; cpu: string; upstreams: string[]; models: string[]; nodeFlags?: string[]; extraConfig?: string[] }): Promise<Gateway> {
   const port = await freePort();
   const configPath = join(o.dir, 'switchyard.yaml');
   writeFileSync(
@@ -484,6 +485,7 @@ export async function startGateway(o: { dir: string; cpu: string; upstreams: str
       ...o.upstreams.map((u) => `  - ${u}`),
       'models:',
       ...o.models.map((m) => `  ${m}`),
+      ...(o.extraConfig ?? []),
       '',
     ].join('\n'),
   );

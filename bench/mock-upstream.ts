@@ -8,8 +8,23 @@
  * and POST .../v1/messages answers in Anthropic's Messages format: a `message`
  * with usage, or the documented event sequence (message_start, content_block_start,
  * 20 content_block_delta, content_block_stop, message_delta with usage, message_stop).
+ * POST .../embeddings answers a list of one fixed 8-dimension embedding per input
+ * with usage. A request whose JSON body has `"user": "bench-fail"` is answered
+ * 400 invalid_request_error (bench/batch.ts uses it to put lines in the error file).
  *
- * Usage: node --import tsx bench/mock-upstream.ts [--port N]
+ * Usage: node --import tsx bench/mock-upstream.ts [--port N] [--delay-ms MS] [--jitter-ms J] [--stats]
+ *
+ *   --delay-ms MS   answer every request MS ms after its body arrived (default 0:
+ *                   at once); a fixed upstream latency, e.g. for bench/batch.ts
+ *   --jitter-ms J   spread that delay uniformly over MS - J .. MS + J (mean MS;
+ *                   default 0: fixed)
+ *   --stats         count requests for GET /stats (off by default: the relay bench
+ *                   uses the mock's CPU per request as a gauge of the host's speed)
+ *
+ * GET /stats answers {"requests", "inFlight", "maxInFlight", "busyMs"}: requests
+ * answered, requests between their body's arrival and the end of the answer now
+ * and at most, and the sum of those times (busyMs / wall time = mean concurrency).
+ *
  * Prints `listening PORT` on stdout once ready. Listens on 127.0.0.1 only.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -104,21 +119,50 @@ const ANTHROPIC_EVENTS: string[] = [
 const ANTHROPIC_JSON_HEADERS = { 'content-type': 'application/json', 'content-length': String(ANTHROPIC_MESSAGE.length) };
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'content-length': String(COMPLETION.length) };
+
+const EMBEDDING = [0.0125, -0.0311, 0.0442, 0.0017, -0.0203, 0.0568, -0.0094, 0.0371];
+const EMBEDDING_USAGE_PER_INPUT = 8;
+
+function embeddings(input: unknown): Buffer {
+  const n = Array.isArray(input) && input.length > 0 && typeof input[0] !== 'number' ? input.length : 1;
+  return Buffer.from(
+    JSON.stringify({
+      object: 'list',
+      data: Array.from({ length: n }, (_, index) => ({ object: 'embedding', index, embedding: EMBEDDING })),
+      model: MODEL,
+      usage: { prompt_tokens: n * EMBEDDING_USAGE_PER_INPUT, total_tokens: n * EMBEDDING_USAGE_PER_INPUT },
+    }),
+  );
+}
+
+const FAIL_BODY = Buffer.from('{"error":{"message":"bench-fail: this request is refused on purpose","type":"invalid_request_error","code":"bench_fail","param":"user"}}');
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
 
 function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
   const messages = req.method === 'POST' && req.url?.endsWith('/v1/messages');
-  if (!messages && (req.method !== 'POST' || !req.url?.endsWith('/chat/completions'))) {
+  const embed = req.method === 'POST' && req.url?.endsWith('/embeddings');
+  if (!messages && !embed && (req.method !== 'POST' || !req.url?.endsWith('/chat/completions'))) {
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end('{"error":{"message":"not found","type":"invalid_request_error","code":null,"param":null}}');
     return;
   }
-  let parsed: { stream?: unknown; stream_options?: { include_usage?: unknown } | null };
+  let parsed: { stream?: unknown; stream_options?: { include_usage?: unknown } | null; user?: unknown; input?: unknown };
   try {
     parsed = JSON.parse(body.toString('utf8')) as typeof parsed;
   } catch {
     res.writeHead(400, { 'content-type': 'application/json' });
     res.end('{"error":{"message":"invalid json","type":"invalid_request_error","code":null,"param":null}}');
+    return;
+  }
+  if (parsed.user === 'bench-fail') {
+    res.writeHead(400, { 'content-type': 'application/json', 'content-length': String(FAIL_BODY.length) });
+    res.end(FAIL_BODY);
+    return;
+  }
+  if (embed) {
+    const out = embeddings(parsed.input);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(out.length) });
+    res.end(out);
     return;
   }
   if (messages) {
@@ -144,11 +188,36 @@ function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '0' } } });
+  const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, 'delay-ms': { type: 'string', default: '0' }, 'jitter-ms': { type: 'string', default: '0' }, stats: { type: 'boolean', default: false } } });
+  const counting = values.stats === true;
+  const delayMs = Number(values['delay-ms']);
+  const jitterMs = Number(values['jitter-ms']);
+  if (!Number.isFinite(delayMs) || delayMs < 0) throw new Error(`--delay-ms wants a number >= 0, got "${values['delay-ms']}"`);
+  if (!Number.isFinite(jitterMs) || jitterMs < 0 || jitterMs > delayMs) throw new Error(`--jitter-ms wants a number from 0 to the delay, got "${values['jitter-ms']}"`);
+  const stats = { requests: 0, inFlight: 0, maxInFlight: 0, busyMs: 0 };
   const server = createServer({ keepAliveTimeout: 75_000 }, (req, res) => {
+    if (counting && req.method === 'GET' && req.url === '/stats') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(stats));
+      return;
+    }
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => handle(req, res, parts.length === 1 ? parts[0] : Buffer.concat(parts)));
+    req.on('end', () => {
+      const body = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      if (counting) {
+        const t0 = performance.now();
+        if (++stats.inFlight > stats.maxInFlight) stats.maxInFlight = stats.inFlight;
+        res.once('finish', () => {
+          stats.inFlight--;
+          stats.requests++;
+          stats.busyMs += performance.now() - t0;
+        });
+      }
+      const wait = jitterMs > 0 ? delayMs - jitterMs + Math.random() * 2 * jitterMs : delayMs;
+      if (wait > 0) setTimeout(() => handle(req, res, body), wait);
+      else handle(req, res, body);
+    });
   });
   server.listen(Number(values.port), '127.0.0.1', () => {
     const addr = server.address();

@@ -46,6 +46,12 @@ const MAX_ERRORS = 100;
 const MAX_READ_GAP = 4096;
 /** Most bytes one read of claimed lines covers. */
 const MAX_READ_SPAN = 1 << 20;
+/**
+ * How long a finished line's result waits for others of its batch before they are
+ * written together (and their slots refilled with one claim). Without it, lines that
+ * finish one at a time (upstream latencies vary) cost a transaction and a claim each.
+ */
+const RESULT_COALESCE_MS = 5;
 
 /** `batch_req_` and a digest of batch and line: the same id if a line runs again after a crash. */
 export function batchRequestId(batchId: string, lineNo: number): string {
@@ -335,9 +341,10 @@ export class BatchRunner {
   }
 
   /**
-   * Records a line's result with the other lines of its batch that finish in the
-   * same turn of the event loop: one transaction for all of them (a commit per line
-   * was most of the runner's own CPU). Resolves whether the line was recorded.
+   * Records a line's result with the other lines of its batch that finish within
+   * RESULT_COALESCE_MS: one transaction for all of them (a commit per line was most
+   * of the runner's own CPU), after which their slots are refilled together.
+   * Resolves whether the line was recorded.
    */
   private record(batchId: string, result: LineResult): Promise<boolean> {
     return new Promise((resolve) => {
@@ -345,7 +352,7 @@ export class BatchRunner {
       if (!queue) {
         queue = [];
         this.results.set(batchId, queue);
-        setImmediate(() => void this.flushResults(batchId));
+        setTimeout(() => void this.flushResults(batchId), RESULT_COALESCE_MS);
       }
       queue.push({ result, done: resolve });
     });

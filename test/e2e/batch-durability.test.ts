@@ -20,6 +20,8 @@ const ADMIN_KEY = 'sk-admin-durability-0123456789';
 
 let sim: OpenAISimulator;
 let dir: string;
+/** Every server process started, so a failing test does not leave one running. */
+const spawned = new Set<ChildProcess>();
 
 beforeAll(async () => {
   sim = await startOpenAISimulator({ apiKey: UPSTREAM_KEY });
@@ -29,6 +31,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const p of spawned) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   await sim?.close();
 });
 
@@ -66,13 +69,17 @@ interface Proc {
 
 async function startServer(configPath: string): Promise<Proc> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', configPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  spawned.add(proc);
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const until = Date.now() + 30_000;
   while (!out.includes('switchyard ready')) {
     if (proc.exitCode !== null) throw new Error(`server exited: ${out}`);
-    if (Date.now() > until) throw new Error(`server did not start: ${out}`);
+    if (Date.now() > until) {
+      proc.kill('SIGKILL');
+      throw new Error(`server did not start: ${out}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return { proc, url: /"url":"(http[^"]+)"/.exec(out)?.[1] as string, output: () => out };
