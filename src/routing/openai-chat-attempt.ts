@@ -49,7 +49,7 @@ export function openAIChatAttempt(body: OpenAIChatBody, raw: Buffer, countPrompt
         countPromptTokens: countPrompt,
         countTextTokens,
         encodeStreamError: encodeOpenAIStreamError,
-        ...(hooks ? { clientBody: (text: string, json: unknown) => hooks.clientBody(text, json) } : {}),
+        clientBody: hooks && ((text: string, json: unknown) => hooks.clientBody(text, json)),
       };
     },
   });

@@ -21,7 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { deflateSync } from 'node:zlib';
+import { makePng } from './png.ts';
 import { type BasicScenario, type Exchange, playBasicScenario, type RecordedRequest, type SimulatorServer, sleep, startSimulatorServer } from './simulator-server.ts';
 
 export type { RecordedRequest };
@@ -94,49 +94,11 @@ const DISCORD_INSTANCE = '1118138338562560102';
 
 // ------------------------------------------------------------------ PNG
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(buf: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
-
-/** A valid 16x16 RGB PNG of one colour derived from `seed`. */
-export function makePng(seed: string): Buffer {
-  const size = 16;
+/** A valid 16x16 PNG of one colour derived from `seed`. */
+export function taskPng(seed: string): Buffer {
   let h = 0;
   for (const ch of seed) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-  const rgb = [h & 0xff, (h >>> 8) & 0xff, (h >>> 16) & 0xff];
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(size, 0);
-  ihdr.writeUInt32BE(size, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // colour type RGB
-  const raw = Buffer.alloc(size * (1 + size * 3));
-  for (let y = 0; y < size; y++) {
-    const row = y * (1 + size * 3);
-    raw[row] = 0; // filter: none
-    for (let x = 0; x < size; x++) raw.set(rgb, row + 1 + x * 3);
-  }
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(raw)), pngChunk('IEND', Buffer.alloc(0))]);
+  return makePng(16, 16, [h & 0xff, (h >>> 8) & 0xff, (h >>> 16) & 0xff, 255]);
 }
 
 // ------------------------------------------------------------------ buttons
@@ -355,7 +317,7 @@ export async function startMidjourneySimulator(opts: MidjourneySimulatorOptions 
         res.writeHead(404).end();
         return;
       }
-      const png = makePng(t.id);
+      const png = taskPng(t.id);
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length });
       res.end(png);
       return;
@@ -396,7 +358,7 @@ export async function startMidjourneySimulator(opts: MidjourneySimulatorOptions 
   const sim: MidjourneySimulator = Object.assign(server, {
     tasks,
     stepMs: opts.stepMs ?? 30,
-    imageFor: (taskId: string) => makePng(taskId),
+    imageFor: (taskId: string) => taskPng(taskId),
     view: (taskId: string) => {
       const t = tasks.get(taskId);
       return t ? view(t) : undefined;

@@ -96,11 +96,12 @@ export function createResponseHandler(services: Services) {
     const prior = state.previousResponseId ? await priorItems(services, key.id, state.previousResponseId) : undefined;
     const responseId = toResponsesId(request.id);
     const items = body.input === undefined ? [] : responsesInputToItems(body, createResponsesIdGenerator(responseId, 'in'));
-    const decode = () => decodeResponsesRequest(body, prior ? { priorItems: prior } : undefined);
     // Bad input is refused before any upstream is called, whichever path the call takes.
-    const canonical = decode();
+    const canonical = decodeResponsesRequest(body, prior ? { priorItems: prior } : undefined);
     const stream = canonical.stream;
+    /** The Response the client got, for the store: from the codec (converted), the JSON answer or the stream's last event (native). */
     let answered: Record<string, unknown> | undefined;
+    let nativeTap: ResponsesStreamTap | undefined;
     const codec = createResponsesCodec({
       ...(prior ? { priorItems: prior } : {}),
       responseId,
@@ -121,48 +122,28 @@ export function createResponseHandler(services: Services) {
         codec,
         decode: () => canonical,
         sameProtocol: (t) => servesResponsesNatively(t.upstream.type, t.upstream.config),
-        passthrough: (target) => {
-          const tap = new ResponsesStreamTap();
-          return {
-            ...nativeEndpoint(target),
-            body: nativeBody(raw, body, target.upstreamModel, prior, items),
-            stream,
-            parseError: parseResponsesStreamError,
-            isStreamError: isResponsesStreamError,
-            createTap: () => {
-              answered = undefined;
-              return {
-                process: (events) => {
-                  const out = tap.process(events);
-                  if (tap.response) answered = tap.response;
-                  return out;
-                },
-                get usage() {
-                  return tap.usage;
-                },
-                get sawContent() {
-                  return tap.sawContent;
-                },
-                generatedText: () => tap.generatedText(),
-                passesUnread: (chunk) => tap.passesUnread(chunk),
-                keepRaw: (chunk) => tap.keepRaw(chunk),
-              };
-            },
-            extractUsage: (json) => {
-              if (json && typeof json === 'object') answered = json as Record<string, unknown>;
-              return extractResponsesUsage(json);
-            },
-            resultText: collectResponsesResultText,
-            countPromptTokens: countPrompt,
-            countTextTokens,
-            encodeStreamError: (err) => {
-              const e = encodeOpenAIError(err).error;
-              return encodeSse(JSON.stringify({ type: 'error', code: e.code ?? null, message: e.message, param: e.param ?? null, sequence_number: 0 }), 'error');
-            },
-          };
-        },
+        passthrough: (target) => ({
+          ...nativeEndpoint(target),
+          body: nativeBody(raw, body, target.upstreamModel, prior, items),
+          stream,
+          parseError: parseResponsesStreamError,
+          isStreamError: isResponsesStreamError,
+          createTap: () => (nativeTap = new ResponsesStreamTap()),
+          extractUsage: (json) => {
+            if (json && typeof json === 'object') answered = json as Record<string, unknown>;
+            return extractResponsesUsage(json);
+          },
+          resultText: collectResponsesResultText,
+          countPromptTokens: countPrompt,
+          countTextTokens,
+          encodeStreamError: (err) => {
+            const e = encodeOpenAIError(err).error;
+            return encodeSse(JSON.stringify({ type: 'error', code: e.code ?? null, message: e.message, param: e.param ?? null, sequence_number: 0 }), 'error');
+          },
+        }),
       }),
     });
+    if (nativeTap?.response) answered = nativeTap.response;
     if (state.store && answered && typeof answered.id === 'string' && answered.status !== 'failed') {
       await storeResponse(services, key.id, state.previousResponseId, items, answered, request);
     }
