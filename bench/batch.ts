@@ -38,7 +38,7 @@
  *                        e.g. --gateway-node-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"
  *                        (the profile is written when the gateway stops); for diagnosis
  *
- * Processes: the gateway (node --import tsx src/cli.ts serve, temp config with
+ * Processes: the gateway (node dist/cli.js serve, built first, temp config with
  * `batch: { max_concurrency, per_batch_concurrency }`, SQLite, log level warn)
  * on CPU 0; bench/mock-upstream.ts --delay-ms and this process on CPU 1 (taskset).
  * The batch runner's other settings are the defaults (poll_ms 500, max_attempts 3).

@@ -95,11 +95,26 @@ export function spawnPinned(cpu: string, cmd: string, args: string[], stdout: 'p
   return child;
 }
 
-const WATCH = pathToFileURL(join(ROOT, 'bench', 'parent-watch.ts')).href;
+const WATCH = pathToFileURL(join(ROOT, 'bench', 'parent-watch.mjs')).href;
 
 /** `node --import tsx --import parent-watch <script> args`: the child stops itself if this process dies without cleaning up. */
 export function spawnNode(cpu: string, script: string, args: string[], stdout: 'pipe' | number, env: Record<string, string> = {}, nodeFlags: string[] = []): ChildProcess {
   return spawnPinned(cpu, process.execPath, [...nodeFlags, '--import', 'tsx', '--import', WATCH, script, ...args], stdout, env);
+}
+
+let built = false;
+
+/**
+ * The gateway as `npm start` runs it: the built JavaScript in dist/ (compiled once per bench run,
+ * like `npm start` does), not TypeScript compiled at load by tsx, whose transform caches alone
+ * hold ~50 MiB of the process's RSS.
+ */
+export function builtGatewayEntry(): string {
+  if (!built) {
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'inherit' });
+    built = true;
+  }
+  return join(ROOT, 'dist', 'cli.js');
 }
 
 function killAll(signal: NodeJS.Signals): void {
@@ -465,7 +480,7 @@ export interface Gateway {
 }
 
 /**
- * Starts `node --import tsx src/cli.ts serve --config <dir>/switchyard.yaml` pinned
+ * Starts `node dist/cli.js serve --config <dir>/switchyard.yaml` (built first) pinned
  * to `cpu`, with its own SQLite database and data_dir in `dir`, log level warn
  * (log to `<dir>/gateway.log`), and waits for /health. `extraConfig` lines are
  * appended to the YAML as they are (top-level keys such as `batch: { ... }`).
@@ -491,7 +506,7 @@ export async function startGateway(o: { dir: string; cpu: string; upstreams: str
   );
   const logPath = join(o.dir, 'gateway.log');
   const fd = openSync(logPath, 'w');
-  const child = spawnNode(o.cpu, join(ROOT, 'src', 'cli.ts'), ['serve', '--config', configPath], fd, {}, o.nodeFlags ?? []);
+  const child = spawnPinned(o.cpu, process.execPath, [...(o.nodeFlags ?? []), '--import', WATCH, builtGatewayEntry(), 'serve', '--config', configPath], fd);
   closeSync(fd);
   const tail = stderrTail(child);
   let stopping = false;

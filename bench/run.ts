@@ -62,7 +62,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { fmt, freePort, hasCommand, PIN, stderrTail, stopChild, table } from './bench-lib.ts';
+import { builtGatewayEntry, fmt, freePort, hasCommand, PIN, stderrTail, stopChild, table } from './bench-lib.ts';
 import { summariseCpuProfile } from './cpu-profile.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -481,7 +481,7 @@ async function main(): Promise<void> {
   tempDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
   // The bench itself (it reads /proc and starts the load generator) stays off the server CPU.
   if (PIN) execFileSync('taskset', ['-a', '-p', '-c', LOADER_CPU, String(process.pid)], { stdio: 'ignore' });
-  const watch = pathToFileURL(join(ROOT, 'bench', 'parent-watch.ts')).href;
+  const watch = pathToFileURL(join(ROOT, 'bench', 'parent-watch.mjs')).href;
 
   // Mock upstream (and the floor relay) on the server CPU.
   const mock = await startNodeServer('mock-upstream.ts', [], 'mock upstream', watch);
@@ -511,7 +511,9 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
   let profileDir: string | undefined;
-  const nodeFlags = ['--import', 'tsx', '--import', watch];
+  // The built JavaScript, as `npm start` runs it (compiled here first).
+  const gatewayEntry = builtGatewayEntry();
+  const nodeFlags = ['--import', watch];
   if (opts.profile) {
     profileDir = resolve(opts.profile);
     mkdirSync(profileDir, { recursive: true });
@@ -520,7 +522,7 @@ async function main(): Promise<void> {
   // The gateway's log goes to a file (summarised at the end): stdout is the report.
   const gatewayLog = join(tempDir, 'gateway.log');
   const gatewayLogFd = openSync(gatewayLog, 'w');
-  const gatewayChild = spawnPinned(SERVER_CPU, process.execPath, [...nodeFlags, join(ROOT, 'src', 'cli.ts'), 'serve', '--config', configPath], gatewayLogFd);
+  const gatewayChild = spawnPinned(SERVER_CPU, process.execPath, [...nodeFlags, gatewayEntry, 'serve', '--config', configPath], gatewayLogFd);
   closeSync(gatewayLogFd);
   const gateway: Proc = { child: gatewayChild, pid: gatewayChild.pid as number };
   const gatewayBase = `http://${HOST}:${gatewayPort}`;

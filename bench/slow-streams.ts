@@ -21,7 +21,7 @@
  *                        gateway log, summarised at the end); for diagnosis
  *   --gateway-log FILE   keep a copy of the gateway's log (stdout) in FILE
  *
- * Processes: the gateway (node --import tsx src/cli.ts serve, temp config, SQLite,
+ * Processes: the gateway (node dist/cli.js serve, built first, temp config, SQLite,
  * log level warn) on CPU 0; the slow upstream, the client and this orchestrator on
  * CPU 1 (taskset). The upstream and the client are this same file, started with
  * --role upstream / --role client.

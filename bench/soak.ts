@@ -15,7 +15,7 @@
  *                      e.g. --gateway-node-flags=--trace-gc: GC pauses are then
  *                      summarised from its log; for diagnosis
  *
- * Processes: the gateway (node --import tsx src/cli.ts serve, temp config, SQLite,
+ * Processes: the gateway (node dist/cli.js serve, built first, temp config, SQLite,
  * log level warn) on CPU 0; bench/mock-upstream.ts (OpenAI) and this process,
  * which is the load generator, on CPU 1 (taskset).
  *

@@ -4,9 +4,13 @@ import { GatewayError } from './core/errors.ts';
 import './http-types.ts';
 import { protocolForUrl, renderError, toGatewayError } from './protocols/render-error.ts';
 import { adminRoutes } from './routes/admin/index.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { geminiRoutes } from './routes/gemini/index.ts';
 import { midjourneyRoutes } from './routes/mj/index.ts';
+import { portalRoutes } from './routes/portal/index.ts';
 import { v1Routes } from './routes/v1/index.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { accessLogHook } from './observability/access-log.ts';
 import type { Services } from './services.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -67,6 +71,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
 
   app.setErrorHandler((err, request, reply) => {
     const gerr = toGatewayError(err, maxBodyMb);
+    if (gerr.code === 'rate_limit_exceeded' || gerr.code === 'insufficient_quota') services.metrics?.rejected(gerr.code);
     if (gerr.status >= 500 && gerr.code === 'internal_error') request.log.error({ err }, 'unhandled error');
     else if (gerr.status >= 500) request.log.warn({ code: gerr.code, status: gerr.status, msg: gerr.message }, 'request failed');
     const protocol = request.routeOptions.config?.protocol ?? protocolForUrl(request.url);
@@ -81,8 +86,14 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     void reply.code(status).send(body);
   });
 
+  // Only when asked for: a hook per request costs on the hot path.
+  if (services.config.log_requests) app.addHook('onResponse', accessLogHook());
+
   app.get('/health', { config: { public: true } }, async () => ({ status: 'ok' }));
+  await app.register(metricsRoutes(services));
   await app.register(adminRoutes(services), { prefix: '/admin' });
+  await app.register(dashboardRoutes());
+  await app.register(portalRoutes(services), { prefix: '/portal' });
   // Every /v1 route also answers under /v1-openai (relay services publish both).
   await app.register(v1Routes(services), { prefix: '/v1' });
   await app.register(v1Routes(services), { prefix: '/v1-openai' });

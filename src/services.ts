@@ -27,7 +27,20 @@ import { MjPoller } from './jobs/mj-poller.ts';
 import { MjTasksRepository } from './store/mj-tasks.repository.ts';
 import { ConversationLocks } from './store/conversation-locks.ts';
 import { ConversationsRepository } from './store/conversations.repository.ts';
+import { GroupService } from './accounts/groups.ts';
+import { SessionService } from './accounts/sessions.ts';
+import { SignInThrottle } from './accounts/signin-throttle.ts';
+import { UserService } from './accounts/users.ts';
+import { AuditLog } from './accounts/audit-log.ts';
+import { InvitesRepository } from './store/invites.repository.ts';
+import { RedemptionCodesRepository } from './store/redemption-codes.repository.ts';
 import { RedisConversationStore } from './store/redis-conversation-store.ts';
+import { GatewayMetrics } from './observability/metrics.ts';
+import { MetricsServer } from './observability/metrics-server.ts';
+import { upstreamAvailable } from './routing/upstreams.ts';
+
+/** switchyard_upstream_breaker_state's values. */
+const BREAKER_LEVELS = { closed: 0, half_open: 1, open: 2, disabled: 3 } as const;
 
 /** Everything the routes need, built once per app; tests build their own. */
 export interface Services {
@@ -64,6 +77,19 @@ export interface Services {
   mjPoller: MjPoller;
   /** Server-kept chat conversations (POST /v1/chat/conversation): in Redis when one is configured, else the database. */
   conversations: ConversationLocks;
+  /** Relay customers: users with balances, their groups, portal sessions, sign-in throttling, codes and invites. */
+  users: UserService;
+  groups: GroupService;
+  sessions: SessionService;
+  signInThrottle: SignInThrottle;
+  redemptionCodes: RedemptionCodesRepository;
+  invites: InvitesRepository;
+  /** Admin actions (who changed what). */
+  audit: AuditLog;
+  /** Prometheus metrics (GET /metrics), unless `metrics.enabled` is false. */
+  metrics: GatewayMetrics | undefined;
+  /** The listener of `metrics.listen`, when configured (started with the services). */
+  metricsServer: MetricsServer | undefined;
   newMeter(requestId: string, key: KeyState | null, endpoint: string, model: string, stream: boolean): RequestMeter;
   /** Loads stored upstreams and starts the background work (usage flushes, change polling). */
   start(): Promise<void>;
@@ -94,6 +120,10 @@ export function createServices(opts: ServiceOptions): Services {
     journalPath: join(dataDir, 'usage-journal.ndjson'),
   });
   const keys = new KeyService(recorder.keysRepository, recorder, now);
+  const groups = new GroupService(config, store, now);
+  const users = new UserService({ store, groups, pendingSpend: (id) => recorder.pendingUserSpend(id), now });
+  keys.userOf = (id) => users.state(id);
+  const sessions = new SessionService(store, now);
   const redis = config.redis ? openRedis(config.redis, log) : undefined;
   const prefix = opts.redisPrefix ?? 'switchyard:';
   const limiter = new Limiter(
@@ -118,13 +148,31 @@ export function createServices(opts: ServiceOptions): Services {
     store,
     log,
     async () => {
-      await Promise.allSettled([keys.refreshAll(), upstreamSet.reload()]);
+      const accounts = async (): Promise<void> => {
+        await groups.reload();
+        await users.refreshAll();
+      };
+      await Promise.allSettled([keys.refreshAll(), upstreamSet.reload(), accounts()]);
     },
     { pollMs: opts.changePollMs ?? 1000, redis, channel: `${prefix}changes` },
   );
   keys.onChange = () => void changes.notify();
   upstreamSet.onChange = () => void changes.notify();
-  const meterDeps: MeterDeps = { recorder, keys, limiter, prices: config.models, log, now };
+  users.onChange = () => void changes.notify();
+  groups.onChange = () => void changes.notify();
+  const metrics = config.metrics.enabled
+    ? new GatewayMetrics({
+        usageBacklog: () => recorder.backlog,
+        upstreams: () =>
+          upstreamSet.upstreams.map((u) => {
+            const state = u.breaker.state(now());
+            return { name: u.name, breaker: BREAKER_LEVELS[state], up: upstreamAvailable(u, now()), calls: u.stats.totalCalls, errors: u.stats.totalErrors };
+          }),
+        activeBatches: async () =>
+          (await batches.active()).map((b) => ({ id: b.id, status: b.status, total: Number(b.request_total), completed: Number(b.request_completed), failed: Number(b.request_failed) })),
+      })
+    : undefined;
+  const meterDeps: MeterDeps = { recorder, keys, limiter, prices: config.models, log, now, metrics };
   const files = new FilesRepository(store);
   const fileStorage = new LocalFileStorage(resolve(config.files.dir ?? join(dataDir, 'files')));
   const batches = new BatchesRepository(store);
@@ -142,7 +190,7 @@ export function createServices(opts: ServiceOptions): Services {
     config: config.midjourney,
     tasks: mjTasks,
     upstream: (name) => upstreamSet.get(name),
-    reversal: { store, recorder, keys, limiter },
+    reversal: { store, recorder, keys, limiter, users },
     log,
     now,
   });
@@ -151,7 +199,7 @@ export function createServices(opts: ServiceOptions): Services {
     now,
     log,
   });
-  const fileSweeper = new FileSweeper({ files, fileStorage, now, log }, { intervalMs: config.files.sweep_interval_seconds * 1000, extraSweeps: [sweepBatches, (at) => conversations.store.sweep(at)] });
+  const fileSweeper = new FileSweeper({ files, fileStorage, now, log }, { intervalMs: config.files.sweep_interval_seconds * 1000, extraSweeps: [sweepBatches, (at) => conversations.store.sweep(at), async () => void (await sessions.sweep())] });
   return {
     config,
     store,
@@ -181,6 +229,15 @@ export function createServices(opts: ServiceOptions): Services {
     mjTasks,
     mjPoller,
     conversations,
+    users,
+    groups,
+    sessions,
+    signInThrottle: new SignInThrottle(config.accounts, redis, prefix, now),
+    redemptionCodes: new RedemptionCodesRepository(store),
+    invites: new InvitesRepository(store),
+    audit: new AuditLog(store, log, now),
+    metrics,
+    metricsServer: metrics && config.metrics.listen ? new MetricsServer(metrics, config.metrics.listen, log) : undefined,
     newMeter: (requestId, key, endpoint, model, stream) => new RequestMeter(meterDeps, requestId, key, endpoint, model, stream),
     async start() {
       const secret = loadSecretKey({ env: opts.secretKey ?? process.env.SWITCHYARD_SECRET_KEY, dataDir });
@@ -189,6 +246,7 @@ export function createServices(opts: ServiceOptions): Services {
         log.info({ path: secret.path }, 'generated the secret key that encrypts upstream credentials; several instances need the same SWITCHYARD_SECRET_KEY');
       }
       await recorder.start();
+      await groups.reload().catch((err: unknown) => log.error({ err: { message: (err as Error).message } }, 'could not read user groups; using the configured ones'));
       try {
         await upstreamSet.reload();
       } catch (err) {
@@ -198,11 +256,13 @@ export function createServices(opts: ServiceOptions): Services {
       fileSweeper.start();
       batchRunner.start();
       mjPoller.start();
+      await this.metricsServer?.start();
     },
   };
 }
 
 export async function closeServices(s: Services): Promise<void> {
+  await s.metricsServer?.stop();
   await s.batchRunner.stop();
   await s.mjPoller.stop();
   await s.fileSweeper.stop();

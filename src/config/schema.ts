@@ -174,6 +174,18 @@ const midjourneySchema = z
   })
   .strict();
 
+const metricsSchema = z
+  .object({
+    /** GET /metrics (Prometheus text format). */
+    enabled: z.boolean().default(true),
+    /** `host:port` of a separate listener serving only /metrics, without the admin key; absent: /metrics on the main port behind the admin key. */
+    listen: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port')
+      .optional(),
+  })
+  .strict();
+
 const conversationsSchema = z
   .object({
     /** Model of a conversation whose first turn names none; without it such a turn is a 400. */
@@ -184,6 +196,38 @@ const conversationsSchema = z
     trailer_id: z.string().min(1).default('conversationInfo'),
     /** Most turns a conversation keeps, the new one included (older turns are dropped first). */
     max_turns: z.number().int().positive().optional(),
+  })
+  .strict();
+
+const groupSchema = z
+  .object({
+    /** Multiplies every price of the models table for the group's users. */
+    price_factor: z.number().nonnegative().default(1),
+    /** The models the group's users may call (plain or upstream:model names); absent: all. */
+    models: z.array(z.string().min(1)).optional(),
+    description: z.string().optional(),
+  })
+  .strict();
+
+const accountsSchema = z
+  .object({
+    /** Who may make a portal account: nobody (admins make users), holders of an invite code, anyone. */
+    signup: z.enum(['closed', 'invite', 'open']).default('closed'),
+    /** The group a new user joins. */
+    default_group: z.string().min(1).default('default'),
+    /** Balance a user gets when signing up, in USD. */
+    signup_balance_usd: z.number().nonnegative().default(0),
+    /** Whether GET /v1/pricing answers without a key or session. */
+    pricing_public: z.boolean().default(true),
+    /** How long a portal session lasts. */
+    session_ttl_hours: z.number().positive().default(168),
+    /** Failed sign-ins tolerated in the window, per account and per client address, before 429. */
+    signin_max_failures_per_account: z.number().int().positive().default(5),
+    signin_max_failures_per_ip: z.number().int().positive().default(20),
+    signin_window_seconds: z.number().int().positive().default(900),
+    min_password_length: z.number().int().min(6).default(8),
+    /** Keys a user may make in the portal. */
+    max_keys_per_user: z.number().int().positive().default(50),
   })
   .strict();
 
@@ -228,6 +272,11 @@ export const configSchema = z
     /** Where the gateway keeps its files (generated secret key, usage journal). */
     data_dir: z.string().default('./data'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** One structured access line per request (no secrets, no prompt text). */
+    log_requests: z.boolean().default(false),
+    /** How long a dashboard sign-in (POST /admin/session) lasts. */
+    admin_session_ttl_minutes: z.number().positive().default(720),
+    metrics: metricsSchema.default(metricsSchema.parse({})),
     usage: z
       .object({
         /** How often buffered usage records are written, in milliseconds. */
@@ -242,6 +291,9 @@ export const configSchema = z
     batch: batchSchema.default(batchSchema.parse({})),
     conversations: conversationsSchema.default(conversationsSchema.parse({})),
     midjourney: midjourneySchema.default(midjourneySchema.parse({})),
+    accounts: accountsSchema.default(accountsSchema.parse({})),
+    /** User groups (merged with those made through /admin/groups; the file's win on a name both have). */
+    groups: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only'), groupSchema).default({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -264,3 +316,4 @@ export type UpstreamConfig = Config['upstreams'][number];
 export type ModelInfo = z.infer<typeof modelInfoSchema>;
 export type CredentialConfig = z.infer<typeof credentialSchema>;
 export type BreakerConfig = z.infer<typeof breakerSchema>;
+export type GroupConfig = z.infer<typeof groupSchema>;

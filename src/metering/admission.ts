@@ -8,6 +8,8 @@ import { computeCostUsd } from './pricing.ts';
 
 /** May this key use this model? An allow-list may name the plain model or the pinned `upstream:model` form. */
 export function keyAllowsModel(key: KeyState, requested: string, resolved: string): boolean {
+  const group = key.user?.groupModels;
+  if (group && !group.has(requested) && !group.has(resolved)) return false;
   return key.models === null || key.models.has(requested) || key.models.has(resolved);
 }
 
@@ -36,7 +38,11 @@ export class Reservation {
 /** Counter names end in what settles them (see actualsFor). */
 export const COUNTER_SUFFIX = { rpm: ':rpm', tpm: ':tpm', quotaTokens: ':qt', quotaUsd: ':qu', concurrency: ':conc' } as const;
 
-/** A key's counters for one request, in the order a caller can fix them: rate, tokens, concurrency, quota. */
+/**
+ * A key's counters for one request, in the order a caller can fix them: rate, tokens, concurrency,
+ * quota, and last the balance of the key's user (`user:ID:qu`: credited as the limit, spent as used),
+ * reserved at the group's prices like the key's dollar quota.
+ */
 export async function keyCounters(key: KeyState, reservation: Reservation, price: ModelInfo | undefined): Promise<Counter[]> {
   const base = `key:${key.id}`;
   const out: Counter[] = [];
@@ -46,8 +52,13 @@ export async function keyCounters(key: KeyState, reservation: Reservation, price
   if (key.quotaTokens !== null) {
     out.push({ kind: 'quota', key: base + COUNTER_SUFFIX.quotaTokens, limit: key.quotaTokens, used: key.usedTokens, amount: await reservation.tokens() });
   }
+  const factor = key.user?.priceFactor ?? 1;
   if (key.quotaUsd !== null) {
-    out.push({ kind: 'quota', key: base + COUNTER_SUFFIX.quotaUsd, limit: key.quotaUsd, used: key.usedUsd, amount: await reservation.usd(price) });
+    out.push({ kind: 'quota', key: base + COUNTER_SUFFIX.quotaUsd, limit: key.quotaUsd, used: key.usedUsd, amount: (await reservation.usd(price)) * factor });
+  }
+  const user = key.user;
+  if (user) {
+    out.push({ kind: 'quota', key: `user:${user.id}${COUNTER_SUFFIX.quotaUsd}`, limit: user.creditedUsd, used: user.spentUsd, amount: (await reservation.usd(price)) * factor });
   }
   return out;
 }
@@ -91,6 +102,9 @@ export function rateLimitHeaders(counters: Counter[], states: CounterState[]): R
 export function limitError(counter: Counter, result: AcquireResult, subject: string): GatewayError {
   const retryAfterSeconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
   const wait = `Please try again in ${formatResetDuration(result.retryAfterMs)}.`;
+  if (counter.kind === 'quota' && counter.key.startsWith('user:')) {
+    return new GatewayError('insufficient_quota', 'Your account balance is used up (what is spent and reserved by requests in flight has reached it). Top it up with a redemption code.');
+  }
   if (counter.kind === 'quota') {
     const what = counter.key.endsWith(COUNTER_SUFFIX.quotaUsd) ? `$${counter.limit}` : `${counter.limit} tokens`;
     return new GatewayError('insufficient_quota', `You exceeded your current quota of ${what} for ${subject}; what is spent and reserved by requests in flight has reached it.`);

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../core/errors.ts';
 import { type IpMatcher, parseIpList } from '../core/ip-allow-list.ts';
+import type { UserState } from '../accounts/users.ts';
 import type { ApiKeysRepository } from '../store/api-keys.repository.ts';
 import type { ApiKeyRow } from '../store/tables.ts';
 import type { UsageRecorder } from './usage-recorder.ts';
@@ -44,6 +45,8 @@ export interface KeyState {
   allowedIps: IpMatcher | null;
   disabled: boolean;
   deleted: boolean;
+  /** The user who owns the key (shared by all their keys), or null. */
+  user: UserState | null;
 }
 
 interface CacheEntry {
@@ -63,6 +66,8 @@ export interface KeyInput {
   max_concurrency?: number | null;
   allowed_ips?: string[] | null;
   disabled?: boolean;
+  /** On create only: the user who owns the key. */
+  user_id?: string | null;
 }
 
 /** A key as the admin API shows it; never includes the secret or its hash. */
@@ -83,6 +88,7 @@ export interface KeyView {
   max_concurrency: number | null;
   allowed_ips: string[] | null;
   status: 'active' | 'disabled' | 'expired' | 'exhausted';
+  user_id: string | null;
   created_at: number;
   last_used_at: number | null;
 }
@@ -102,6 +108,8 @@ export class KeyService {
 
   /** Told after every change this instance makes, so other instances hear of it. */
   onChange: () => void = () => undefined;
+  /** Resolves a key's user (set once the user service exists). */
+  userOf: (userId: string) => Promise<UserState | undefined> = async () => undefined;
 
   constructor(
     private readonly repo: ApiKeysRepository,
@@ -110,6 +118,9 @@ export class KeyService {
   ) {}
 
   async create(input: KeyInput & { name: string }): Promise<{ view: KeyView; secret: string }> {
+    if (input.user_id && !(await this.userOf(input.user_id))?.active) {
+      throw new GatewayError('invalid_request_error', `No active user with id '${input.user_id}'.`, { param: 'user_id', publicCode: 'invalid_value' });
+    }
     const secret = generateSecret();
     const now = this.now();
     const row = await this.repo.insert({
@@ -130,6 +141,7 @@ export class KeyService {
       created_at: now,
       updated_at: now,
       last_used_at: null,
+      user_id: input.user_id ?? null,
     });
     this.onChange();
     return { view: this.view(row), secret };
@@ -137,6 +149,17 @@ export class KeyService {
 
   async list(): Promise<KeyView[]> {
     return (await this.repo.list()).map((r) => this.view(r));
+  }
+
+  async listForUser(userId: string): Promise<KeyView[]> {
+    return (await this.repo.listForUser(userId)).map((r) => this.view(r));
+  }
+
+  /** Revokes every key of a deleted user. */
+  async deleteForUser(userId: string): Promise<number> {
+    const rows = await this.repo.listForUser(userId);
+    for (const r of rows) await this.delete(r.id);
+    return rows.length;
   }
 
   async get(id: string): Promise<KeyView | undefined> {
@@ -194,7 +217,7 @@ export class KeyService {
         const entry = this.cache.get(row.key_hash);
         if (entry) {
           // Keep in-memory charges not yet in the row: toState() adds the recorder's pending ones.
-          entry.state = this.toState(row);
+          entry.state = await this.toState(row);
           entry.loadedAt = loadedAt;
         }
       }
@@ -262,20 +285,23 @@ export class KeyService {
     if (state.expiresAt !== null && state.expiresAt <= now) {
       throw new GatewayError('key_expired', 'This API key has expired.', { publicCode: 'invalid_api_key' });
     }
+    if (state.user && !state.user.active) throw new GatewayError('user_disabled', "This API key's account is disabled.", { publicCode: 'invalid_api_key' });
     return state;
   }
 
   private async load(hash: string): Promise<CacheEntry> {
     const row = await this.repo.findByHash(hash);
-    const entry: CacheEntry = { state: row ? this.toState(row) : null, loadedAt: this.now() };
+    const entry: CacheEntry = { state: row ? await this.toState(row) : null, loadedAt: this.now() };
     this.cache.set(hash, entry);
     if (row) this.idHashes.set(row.id, hash);
     if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value as string);
     return entry;
   }
 
-  private toState(row: ApiKeyRow): KeyState {
+  private async toState(row: ApiKeyRow): Promise<KeyState> {
     const pending = this.recorder.pendingFor(row.id);
+    const user = row.user_id ? ((await this.userOf(row.user_id)) ?? null) : null;
+    if (row.user_id && !user) throw new Error(`user ${row.user_id} of key ${row.id} not found`);
     return {
       id: row.id,
       name: row.name,
@@ -291,6 +317,7 @@ export class KeyService {
       allowedIps: row.allowed_ips ? parseIpList(JSON.parse(row.allowed_ips) as string[], 'allowed_ips') : null,
       disabled: row.disabled === 1,
       deleted: row.deleted_at !== null,
+      user,
     };
   }
 
@@ -298,6 +325,7 @@ export class KeyService {
   charge(state: KeyState, tokens: number, usd: number): void {
     state.usedTokens += tokens;
     state.usedUsd += usd;
+    if (state.user) state.user.spentUsd += usd;
   }
 
   /**
@@ -337,6 +365,7 @@ export class KeyService {
       max_concurrency: row.max_concurrency,
       allowed_ips: row.allowed_ips ? (JSON.parse(row.allowed_ips) as string[]) : null,
       status,
+      user_id: row.user_id,
       created_at: Math.floor(row.created_at / 1000),
       last_used_at: row.last_used_at === null ? null : Math.floor(row.last_used_at / 1000),
     };

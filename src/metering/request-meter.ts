@@ -7,6 +7,7 @@ import type { Lease } from './limit-backend.ts';
 import type { Limiter } from './limiter.ts';
 import { computeCostUsd, computeUnitCostUsd, type MeteredUnits } from './pricing.ts';
 import type { UsageRecorder } from './usage-recorder.ts';
+import type { NewUsageRecord } from '../store/tables.ts';
 
 /**
  * How a request ended: `ok`, `abandoned` (the client went away) and `interrupted`
@@ -21,6 +22,15 @@ export interface MeterDeps {
   prices: Record<string, ModelInfo>;
   log: Logger;
   now: () => number;
+  /** Prometheus metrics, when enabled: told once per request, with its usage record. */
+  metrics?: MeterMetrics;
+}
+
+/** What the meter tells the metrics (src/observability/metrics.ts implements it). */
+export interface MeterMetrics {
+  observe(rec: NewUsageRecord): void;
+  streamStarted(): void;
+  streamEnded(): void;
 }
 
 /**
@@ -37,6 +47,8 @@ export class RequestMeter {
   units: MeteredUnits | undefined;
   /** Upstream calls made (retries and failover included). */
   attempts = 0;
+  /** Time spent waiting on upstreams (calls until they answered, backoff between them): what x-switchyard-overhead-ms leaves out. */
+  upstreamWaitMs = 0;
   /** The model the client asked for, when a fallback answered. */
   requestedModel: string | null = null;
   private leases: Lease[] = [];
@@ -55,6 +67,7 @@ export class RequestMeter {
     readonly stream: boolean,
   ) {
     this.startedAt = deps.now();
+    if (stream) deps.metrics?.streamStarted();
   }
 
   /** Limits taken for this request: settled to its real usage when it is recorded. */
@@ -74,6 +87,7 @@ export class RequestMeter {
   finish(outcome: Outcome, status: number, errorCode: string | null = null): void {
     if (this.done) return;
     this.done = true;
+    if (this.stream) this.deps.metrics?.streamEnded();
     const endedAt = this.deps.now();
     if (this.usage || !this.estimate || (outcome === 'failed' && !this.firstTokenAt)) {
       this.write(outcome, status, errorCode, endedAt, this.usage);
@@ -95,40 +109,42 @@ export class RequestMeter {
     const total = u.inputTokens + u.outputTokens;
     const price = this.deps.prices[this.model];
     const listed = this.units ? computeCostUsd(u, price) + computeUnitCostUsd(this.units, price) : computeCostUsd(u, price);
-    const cost = this.units || this.priceFactor !== 1 ? Math.round(listed * this.priceFactor * 1e12) / 1e12 : listed;
+    // Batch discount times the user's group factor.
+    const factor = this.priceFactor * (this.key?.user?.priceFactor ?? 1);
+    const cost = this.units || factor !== 1 ? Math.round(listed * factor * 1e12) / 1e12 : listed;
     const charged = outcome !== 'failed' && this.key !== null;
     if (charged && this.key) this.deps.keys.charge(this.key, total, cost);
     for (const lease of this.leases) void this.deps.limiter.release(lease, actualsFor(lease, total, cost, charged), endedAt);
     this.leases = [];
-    this.deps.recorder.record(
-      {
-        request_id: this.requestId,
-        key_id: this.key?.id ?? null,
-        endpoint: this.endpoint,
-        model: this.model,
-        upstream: this.upstream,
-        upstream_model: this.upstreamModel,
-        stream: this.stream ? 1 : 0,
-        status,
-        error_code: errorCode,
-        prompt_tokens: u.inputTokens,
-        cached_tokens: u.cachedInputTokens ?? 0,
-        completion_tokens: u.outputTokens,
-        reasoning_tokens: u.reasoningTokens ?? 0,
-        total_tokens: total,
-        cost_usd: cost,
-        estimated: u.estimated ? 1 : 0,
-        charged: charged ? 1 : 0,
-        latency_ms: endedAt - this.startedAt,
-        ttft_ms: this.firstTokenAt === undefined ? null : this.firstTokenAt - this.startedAt,
-        created_at: endedAt,
-        attempts: Math.max(1, this.attempts),
-        requested_model: this.requestedModel,
-        unit: this.units?.unit ?? 'tokens',
-        quantity: this.units?.quantity ?? 0,
-      },
-      charged && this.key ? { keyId: this.key.id, tokens: total, usd: cost } : undefined,
-    );
+    const rec: NewUsageRecord = {
+      request_id: this.requestId,
+      key_id: this.key?.id ?? null,
+      endpoint: this.endpoint,
+      model: this.model,
+      upstream: this.upstream,
+      upstream_model: this.upstreamModel,
+      stream: this.stream ? 1 : 0,
+      status,
+      error_code: errorCode,
+      prompt_tokens: u.inputTokens,
+      cached_tokens: u.cachedInputTokens ?? 0,
+      completion_tokens: u.outputTokens,
+      reasoning_tokens: u.reasoningTokens ?? 0,
+      total_tokens: total,
+      cost_usd: cost,
+      estimated: u.estimated ? 1 : 0,
+      charged: charged ? 1 : 0,
+      latency_ms: endedAt - this.startedAt,
+      ttft_ms: this.firstTokenAt === undefined ? null : this.firstTokenAt - this.startedAt,
+      created_at: endedAt,
+      attempts: Math.max(1, this.attempts),
+      requested_model: this.requestedModel,
+      unit: this.units?.unit ?? 'tokens',
+      quantity: this.units?.quantity ?? 0,
+      user_id: this.key?.user?.id ?? null,
+    };
+    this.deps.recorder.record(rec, charged && this.key ? { keyId: this.key.id, userId: this.key.user?.id ?? null, tokens: total, usd: cost } : undefined);
+    this.deps.metrics?.observe(rec);
     this.deps.log.debug(
       { requestId: this.requestId, model: this.model, upstream: this.upstream, status, outcome, tokens: total, estimated: !!u.estimated },
       'request metered',

@@ -6,6 +6,7 @@ import { admitKey, limitError, rateCounters, Reservation } from '../metering/adm
 import type { Lease } from '../metering/limit-backend.ts';
 import type { RequestMeter } from '../metering/request-meter.ts';
 import type { UpstreamType } from '../config/schema.ts';
+import { requestMeters } from '../observability/access-log.ts';
 import { ADAPTERS, protocolOf } from '../providers/adapters.ts';
 import type { Services } from '../services.ts';
 import type { Target } from './model-registry.ts';
@@ -94,6 +95,7 @@ export async function dispatchCall(services: Services, request: FastifyRequest, 
   const meter = services.newMeter(request.id, key, request.batch ? `batch.${spec.endpoint}` : spec.endpoint, steps[0].model, spec.stream);
   if (request.batch) meter.priceFactor = request.batch.priceFactor;
   meter.addLease(admission.lease);
+  if (services.config.log_requests) requestMeters.set(request, meter);
   try {
     await runSteps(services, request, reply, spec, steps, reservation, meter, headers);
   } finally {
@@ -138,7 +140,9 @@ async function runSteps(
       const previousCalls = tried.calls.get(u) ?? 0;
       if (previousCalls > 0) {
         const wait = waits.get(u) ?? backoffMs(u.config.retry?.backoff_ms ?? retry.backoff_ms, retry.max_backoff_ms, previousCalls);
+        const sleptFrom = performance.now();
         await sleepUnlessClosed(wait, reply);
+        meter.upstreamWaitMs += performance.now() - sleptFrom;
         if (reply.raw.destroyed) continue;
       }
       const slot = await takeCredential(services, u, reservation, request.id, request.batch?.upstreamShare ?? 1);
@@ -189,6 +193,7 @@ async function runSteps(
       }
       u.stats.add(services.now(), Date.now() - startedAt, false);
       u.stats.lastError = { at: services.now(), code: lastError.publicCode ?? lastError.code, status: lastError.status };
+      services.metrics?.upstreamError(u.name, lastError.code, lastError.status);
       if (kind === 'credentials') {
         slot.credential.breaker.disable(`upstream answered ${lastError.upstreamStatus}`);
         u.breaker.neutral();

@@ -54,6 +54,7 @@ export async function relayApiCall(io: RelayIo, target: Target, spec: ApiCallSpe
     const contentType = ex.contentType || 'application/octet-stream';
     if (spec.mode === 'stream') {
       const client = new ClientStream(reply.raw);
+      attempt.stampOverhead(io.headers);
       reply.hijack();
       client.open(ex.status, { ...io.headers, 'content-type': contentType });
       const drain = drainGate(reply.raw, () => ex.resume());
@@ -83,10 +84,12 @@ export async function relayApiCall(io: RelayIo, target: Target, spec: ApiCallSpe
     }
 
     const text = await ex.text();
+    attempt.answered();
     const answer = spec.settle ? await spec.settle(text, contentType, meter) : { body: text, contentType };
     meter.markFirstToken();
     reply.hijack();
     io.headers['content-type'] = answer.contentType;
+    attempt.stampOverhead(io.headers);
     reply.raw.writeHead(ex.status, io.headers);
     reply.raw.end(answer.body);
     meter.finish('ok', ex.status);

@@ -21,6 +21,9 @@ export type RelayResult = { kind: 'done' } | { kind: 'failed'; error: GatewayErr
 export class RelayAttempt {
   readonly signal: AttemptSignal;
   private readonly onClose: () => void;
+  /** When the call went out, and when the upstream had answered enough to go on (0: not yet). */
+  private readonly sentAt = performance.now();
+  private answeredAt = 0;
 
   constructor(
     private readonly io: RelayIo,
@@ -33,6 +36,25 @@ export class RelayAttempt {
     io.reply.raw.once('close', this.onClose);
     io.meter.upstream = target.upstream.name;
     io.meter.upstreamModel = target.upstreamModel;
+  }
+
+  /**
+   * The upstream has given what the gateway waited for (a whole buffered body, or the event that
+   * starts a stream): the time until now was the upstream's, not the gateway's.
+   */
+  answered(): void {
+    if (this.answeredAt !== 0) return;
+    this.answeredAt = performance.now();
+    this.io.meter.upstreamWaitMs += this.answeredAt - this.sentAt;
+  }
+
+  /**
+   * `x-switchyard-overhead-ms` on the client's headers, just before they go out: the request's
+   * time so far (Fastify's clock, from the first byte of the request) less the upstream waits.
+   */
+  stampOverhead(headers: Record<string, string>): void {
+    this.answered();
+    headers['x-switchyard-overhead-ms'] = Math.max(0, this.io.reply.elapsedTime - this.io.meter.upstreamWaitMs).toFixed(2);
   }
 
   /** Data arrived: from now on the attempt fails only after `idle_timeout` of silence. */
@@ -66,6 +88,8 @@ export class RelayAttempt {
   }
 
   dispose(): void {
+    // A failed attempt's wait counts too: another attempt (or the error) follows it.
+    this.answered();
     this.signal.clear();
     this.io.reply.raw.off('close', this.onClose);
   }

@@ -78,6 +78,7 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
     if (!req.stream) {
       attempt.gotData();
       const text = await res.body.text();
+      attempt.answered();
       let result: ChatResult;
       try {
         result = spec.adapter.parseResult(JSON.parse(text));
@@ -90,6 +91,7 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
         meter.estimate = () => estimate(out);
       }
       meter.markFirstToken();
+      attempt.stampOverhead(headers);
       reply.code(200).headers(headers).header('content-type', 'application/json').send(JSON.stringify(spec.codec.encodeResult(result, ctx)));
       meter.finish('ok', 200);
       return { kind: 'done' };
@@ -141,6 +143,7 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
             res.body.destroy();
             return { kind: 'failed', error: streamErrorToGateway(first, upstream.name) };
           }
+          attempt.stampOverhead(headers);
           reply.hijack();
           client.open(200, { ...SSE_HEADERS, ...(spec.streamContentType ? { 'content-type': spec.streamContentType } : {}), ...headers });
           if (!spec.streamContentType) client.keepAlive(upstream.keepaliveMs);
@@ -159,6 +162,7 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
           if (tail.length === 0) {
             return { kind: 'failed', error: new GatewayError('upstream_error', `Upstream ${upstream.name} closed the stream without sending an event.`) };
           }
+          attempt.stampOverhead(headers);
           reply.hijack();
           client.open(200, { ...SSE_HEADERS, ...(spec.streamContentType ? { 'content-type': spec.streamContentType } : {}), ...headers });
           if (!spec.streamContentType) client.keepAlive(upstream.keepaliveMs);

@@ -64,6 +64,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
     if (!spec.stream || !contentType.includes('text/event-stream')) {
       attempt.gotData();
       const text = await ex.text();
+      attempt.answered();
       let json: unknown;
       try {
         json = JSON.parse(text);
@@ -86,6 +87,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
       reply.hijack();
       const raw = reply.raw;
       io.headers['content-type'] = contentType || 'application/json';
+      attempt.stampOverhead(io.headers);
       raw.writeHead(ex.status, io.headers);
       raw.end(spec.clientBody ? spec.clientBody(text, json) : text);
       meter.finish('ok', ex.status);
@@ -102,6 +104,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
     let committed = false;
     let refused: RelayResult | undefined;
     const commit = (): void => {
+      attempt.stampOverhead(io.headers);
       reply.hijack();
       client.open(200, { ...SSE_HEADERS, ...(spec.streamContentType ? { 'content-type': spec.streamContentType } : {}), ...io.headers });
       if (!spec.streamContentType) client.keepAlive(upstream.keepaliveMs);

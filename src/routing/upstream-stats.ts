@@ -9,8 +9,13 @@ export class UpstreamStats {
   private next = 0;
   private count = 0;
   lastError: { at: number; code: string; status: number } | undefined;
+  /** Calls and failed calls since the upstream was loaded (for /metrics-style totals). */
+  totalCalls = 0;
+  totalErrors = 0;
 
   add(now: number, latencyMs: number, ok: boolean): void {
+    this.totalCalls++;
+    if (!ok) this.totalErrors++;
     this.at[this.next] = now;
     this.latency[this.next] = latencyMs;
     this.ok[this.next] = ok ? 1 : 0;
@@ -19,7 +24,16 @@ export class UpstreamStats {
   }
 
   /** Calls, error rate and latency percentiles over the last five minutes. */
-  summary(now: number): { requests: number; error_rate: number; latency_p50_ms: number | null; latency_p95_ms: number | null } {
+  summary(now: number): {
+    requests: number;
+    errors: number;
+    error_rate: number;
+    latency_avg_ms: number | null;
+    latency_p50_ms: number | null;
+    latency_p95_ms: number | null;
+    total_requests: number;
+    total_errors: number;
+  } {
     const lat: number[] = [];
     let errors = 0;
     for (let i = 0; i < this.count; i++) {
@@ -30,6 +44,17 @@ export class UpstreamStats {
     const requests = lat.length + errors;
     lat.sort((a, b) => a - b);
     const pct = (p: number): number | null => (lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]) : null);
-    return { requests, error_rate: requests ? Math.round((errors / requests) * 1000) / 1000 : 0, latency_p50_ms: pct(0.5), latency_p95_ms: pct(0.95) };
+    let sum = 0;
+    for (const l of lat) sum += l;
+    return {
+      requests,
+      errors,
+      error_rate: requests ? Math.round((errors / requests) * 1000) / 1000 : 0,
+      latency_avg_ms: lat.length ? Math.round(sum / lat.length) : null,
+      latency_p50_ms: pct(0.5),
+      latency_p95_ms: pct(0.95),
+      total_requests: this.totalCalls,
+      total_errors: this.totalErrors,
+    };
   }
 }

@@ -30,6 +30,10 @@ export class ApiKeysRepository {
     return this.store.db.selectFrom('api_keys').selectAll().where('deleted_at', 'is', null).orderBy('created_at', 'asc').orderBy('id').execute();
   }
 
+  listForUser(userId: string): Promise<ApiKeyRow[]> {
+    return this.store.db.selectFrom('api_keys').selectAll().where('user_id', '=', userId).where('deleted_at', 'is', null).orderBy('created_at', 'asc').orderBy('id').execute();
+  }
+
   async update(id: string, patch: ApiKeyUpdate): Promise<ApiKeyRow | undefined> {
     await this.store.db.updateTable('api_keys').set(patch).where('id', '=', id).where('deleted_at', 'is', null).execute();
     return this.findById(id);

@@ -5,6 +5,8 @@ import * as m003 from './migrations/003-units-and-responses.ts';
 import * as m004 from './migrations/004-files-and-batches.ts';
 import * as m005 from './migrations/005-conversations.ts';
 import * as m006 from './migrations/006-midjourney-tasks.ts';
+import * as m007 from './migrations/007-accounts.ts';
+import * as m008 from './migrations/008-request-log-indexes.ts';
 import type { Store } from './db.ts';
 
 /** Migrations are listed in code so they ship with the program (no directory scan at run time). */
@@ -15,6 +17,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '004-files-and-batches': m004,
   '005-conversations': m005,
   '006-midjourney-tasks': m006,
+  '007-accounts': m007,
+  '008-request-log-indexes': m008,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -23,6 +23,8 @@ export interface ApiKeysTable {
   created_at: number;
   updated_at: number;
   last_used_at: number | null;
+  /** The user who owns the key, or null for a key an admin made for no one. */
+  user_id: Generated<string | null>;
 }
 
 export interface UsageRecordsTable {
@@ -56,6 +58,8 @@ export interface UsageRecordsTable {
   unit: Generated<string>;
   /** How many of `unit` (0 for token-metered calls). */
   quantity: Generated<number>;
+  /** The key's user at the time of the request, if any. */
+  user_id: Generated<string | null>;
 }
 
 export interface FilesTable {
@@ -178,6 +182,88 @@ export interface SettingsTable {
   value: string;
 }
 
+export interface UsersTable {
+  id: string;
+  email: string;
+  display_name: string;
+  password_hash: string | null;
+  group_name: string;
+  /** active | disabled */
+  status: string;
+  credited_usd: Generated<number>;
+  spent_usd: Generated<number>;
+  created_at: number;
+  updated_at: number;
+  last_sign_in_at: number | null;
+  deleted_at: number | null;
+}
+
+export interface UserGroupsTable {
+  name: string;
+  price_factor: number;
+  models: string | null;
+  description: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface InvitesTable {
+  id: string;
+  code_hash: string;
+  code_prefix: string;
+  note: string | null;
+  created_at: number;
+  expires_at: number | null;
+  used_at: number | null;
+  used_by: string | null;
+}
+
+export interface RedemptionCodesTable {
+  id: string;
+  code_hash: string;
+  code_prefix: string;
+  name: string;
+  amount_usd: number;
+  created_at: number;
+  expires_at: number | null;
+  disabled: Generated<number>;
+  redeemed_at: number | null;
+  redeemed_by: string | null;
+}
+
+export interface LedgerEntriesTable {
+  entry_key: string;
+  user_id: string;
+  kind: string;
+  amount_usd: number;
+  requests: Generated<number>;
+  ref: string | null;
+  note: string | null;
+  actor: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SessionsTable {
+  token_hash: string;
+  kind: string;
+  subject: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface AuditLogTable {
+  id: string;
+  at: number;
+  actor: string;
+  actor_ip: string | null;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  status: number;
+  detail: string | null;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   usage_records: UsageRecordsTable;
@@ -190,6 +276,13 @@ export interface Database {
   batch_lines: BatchLinesTable;
   conversations: ConversationsTable;
   mj_tasks: MjTasksTable;
+  users: UsersTable;
+  user_groups: UserGroupsTable;
+  invites: InvitesTable;
+  redemption_codes: RedemptionCodesTable;
+  ledger_entries: LedgerEntriesTable;
+  sessions: SessionsTable;
+  audit_log: AuditLogTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -204,3 +297,9 @@ export type BatchRow = Selectable<BatchesTable>;
 export type BatchLineRow = Selectable<BatchLinesTable>;
 export type ConversationRow = Selectable<ConversationsTable>;
 export type MjTaskRow = Selectable<MjTasksTable>;
+export type UserRow = Selectable<UsersTable>;
+export type UserGroupRow = Selectable<UserGroupsTable>;
+export type InviteRow = Selectable<InvitesTable>;
+export type RedemptionCodeRow = Selectable<RedemptionCodesTable>;
+export type LedgerEntryRow = Selectable<LedgerEntriesTable>;
+export type AuditLogRow = Selectable<AuditLogTable>;

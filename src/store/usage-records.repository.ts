@@ -13,6 +13,7 @@ export interface UsageTotals {
 
 export interface UsageFilter {
   keyId?: string;
+  userId?: string;
   /** Inclusive, unix ms. */
   start?: number;
   /** Exclusive, unix ms. */
@@ -25,6 +26,7 @@ const USAGE_COLUMNS = [
   'request_id', 'key_id', 'endpoint', 'model', 'upstream', 'upstream_model', 'stream', 'status', 'error_code',
   'prompt_tokens', 'cached_tokens', 'completion_tokens', 'reasoning_tokens', 'total_tokens', 'cost_usd',
   'estimated', 'charged', 'latency_ms', 'ttft_ms', 'created_at', 'attempts', 'requested_model', 'unit', 'quantity',
+  'user_id',
 ] as const satisfies ReadonlyArray<keyof NewUsageRecord>;
 
 const insertStatements = new WeakMap<SQLite.Database, SQLite.Statement>();
@@ -62,16 +64,28 @@ export class UsageRecordsRepository {
     }
   }
 
-  /** Inserts each row unless its request id is already stored; returns the rows that were new. */
+  /**
+   * Inserts each row unless its request id is already stored; returns the rows that were new
+   * (what the caller may charge for). One prepared statement per row on SQLite (its change count
+   * says whether it went in), one multi-row INSERT ... RETURNING per 500 rows on PostgreSQL.
+   */
   async insertNew(rows: NewUsageRecord[]): Promise<NewUsageRecord[]> {
+    if (rows.length === 0) return [];
+    if (this.store.sqlite) {
+      const insert = preparedInsert(this.store.sqlite);
+      return rows.filter((row) => insert.run(hasEveryColumn(row) ? row : withDefaults(row)).changes > 0);
+    }
     const inserted: NewUsageRecord[] = [];
-    for (const row of rows) {
-      const res = await this.store.db
+    for (let i = 0; i < rows.length; i += 500) {
+      const chunk = rows.slice(i, i + 500);
+      const ids = await this.store.db
         .insertInto('usage_records')
-        .values(row)
+        .values(chunk)
         .onConflict((oc) => oc.column('request_id').doNothing())
-        .executeTakeFirst();
-      if (Number(res.numInsertedOrUpdatedRows ?? 0n) > 0) inserted.push(row);
+        .returning('request_id')
+        .execute();
+      const fresh = new Set(ids.map((r) => r.request_id));
+      for (const row of chunk) if (fresh.has(row.request_id)) inserted.push(row);
     }
     return inserted;
   }
@@ -79,6 +93,7 @@ export class UsageRecordsRepository {
   private filtered(f: UsageFilter): SelectQueryBuilder<Database, 'usage_records', object> {
     let q = this.store.db.selectFrom('usage_records');
     if (f.keyId !== undefined) q = q.where('key_id', '=', f.keyId);
+    if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
     if (f.start !== undefined) q = q.where('created_at', '>=', f.start);
     if (f.end !== undefined) q = q.where('created_at', '<', f.end);
     return q;
@@ -155,6 +170,35 @@ export class UsageRecordsRepository {
     return rows.map((r) => ({ day: Math.floor(Number(r.day)), model: r.model, cost_usd: Number(r.cost_usd) }));
   }
 
+  /** Requests, tokens and cost per UTC day and model. */
+  async dailyByModel(f: UsageFilter): Promise<Array<UsageTotals & { day: number; model: string }>> {
+    const s = UsageRecordsRepository.sums;
+    const day = sql<number>`created_at / ${sql.lit(DAY_MS)}`;
+    const rows = await this.filtered(f)
+      .select([
+        day.as('day'),
+        'model',
+        s.requests.as('requests'),
+        s.prompt_tokens.as('prompt_tokens'),
+        s.completion_tokens.as('completion_tokens'),
+        s.total_tokens.as('total_tokens'),
+        s.cost_usd.as('cost_usd'),
+      ])
+      .groupBy([day, 'model'])
+      .orderBy('day')
+      .orderBy('model')
+      .execute();
+    return rows.map((r) => ({ day: Math.floor(Number(r.day)), model: r.model, ...normalise(r) }));
+  }
+
+  /** Newest first, keyset-paginated on (created_at, request_id). */
+  page(f: UsageFilter & { limit: number; before?: { at: number; id: string } }): Promise<UsageRecordRow[]> {
+    let q = this.filtered(f).selectAll();
+    const b = f.before;
+    if (b) q = q.where((eb) => eb.or([eb('created_at', '<', b.at), eb.and([eb('created_at', '=', b.at), eb('request_id', '<', b.id)])]));
+    return q.orderBy('created_at', 'desc').orderBy('request_id', 'desc').limit(f.limit).execute();
+  }
+
   list(f: UsageFilter & { limit?: number }): Promise<UsageRecordRow[]> {
     return this.filtered(f).selectAll().orderBy('created_at', 'desc').limit(f.limit ?? 100).execute();
   }
@@ -184,11 +228,11 @@ export class UsageRecordsRepository {
 
 /** Records written before a column existed (journal replays, older callers) get its default. */
 function hasEveryColumn(row: NewUsageRecord): boolean {
-  return row.attempts !== undefined && row.requested_model !== undefined && row.unit !== undefined && row.quantity !== undefined;
+  return row.attempts !== undefined && row.requested_model !== undefined && row.unit !== undefined && row.quantity !== undefined && row.user_id !== undefined;
 }
 
 function withDefaults(row: NewUsageRecord): NewUsageRecord {
-  return { ...row, attempts: row.attempts ?? 1, requested_model: row.requested_model ?? null, unit: row.unit ?? 'tokens', quantity: row.quantity ?? 0 };
+  return { ...row, attempts: row.attempts ?? 1, requested_model: row.requested_model ?? null, unit: row.unit ?? 'tokens', quantity: row.quantity ?? 0, user_id: row.user_id ?? null };
 }
 
 function normalise(r: UsageTotals): UsageTotals {

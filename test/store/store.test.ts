@@ -40,7 +40,7 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
   beforeAll(async () => {
     tdb = await openTestDatabase(kind);
     store = openStore(tdb.url);
-    expect(await migrateToLatest(store)).toEqual(['001-initial', '002-limits-and-upstreams', '003-units-and-responses', '004-files-and-batches', '005-conversations', '006-midjourney-tasks']);
+    expect(await migrateToLatest(store)).toEqual(['001-initial', '002-limits-and-upstreams', '003-units-and-responses', '004-files-and-batches', '005-conversations', '006-midjourney-tasks', '007-accounts', '008-request-log-indexes']);
     // Migrating again is a no-op.
     expect(await migrateToLatest(store)).toEqual([]);
   });

@@ -74,6 +74,7 @@ export function encodeGeminiError(err: GatewayError): { status: number; body: Ge
   switch (err.code) {
     case 'invalid_api_key':
     case 'key_revoked':
+    case 'user_disabled':
       return { status: 400, body: apiKeyError('API key not valid. Please pass a valid API key.') };
     case 'key_expired':
       return { status: 400, body: apiKeyError('API key expired. Please renew the API key.') };

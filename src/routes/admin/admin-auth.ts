@@ -3,15 +3,71 @@ import type { FastifyRequest } from 'fastify';
 import { GatewayError } from '../../core/errors.ts';
 import { hashSecret } from '../../metering/keys.ts';
 import type { Services } from '../../services.ts';
+import { readCookie } from '../session-cookie.ts';
 
-/** onRequest hook: the admin key as `Authorization: Bearer`, compared by hash in constant time. */
+/** The dashboard's session cookie. */
+export const ADMIN_COOKIE = 'sy_admin';
+
+export interface AdminSession {
+  token: string;
+  /** Unix ms. */
+  expiresAt: number;
+}
+
+/** The session a request was let in with (none for a Bearer admin key). */
+const sessionsOf = new WeakMap<FastifyRequest, AdminSession>();
+
+export function adminSessionOf(request: FastifyRequest): AdminSession | undefined {
+  return sessionsOf.get(request);
+}
+
+/** Whether `given` is the admin key, compared by hash in constant time. */
+export function isAdminKey(services: Services, given: string): boolean {
+  if (!services.adminKeyHash) return false;
+  return timingSafeEqual(Buffer.from(services.adminKeyHash, 'hex'), Buffer.from(hashSecret(given), 'hex'));
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * onRequest hook of /admin: the admin key as `Authorization: Bearer`, or a live admin session
+ * (the `sy_admin` cookie, checked against the shared session store on every request, so a
+ * sign-out or expiry counts at once on every instance). Routes marked public (signing in) pass.
+ */
 export function adminAuth(services: Services) {
-  const expected = services.adminKeyHash ? Buffer.from(services.adminKeyHash, 'hex') : undefined;
   return async (request: FastifyRequest): Promise<void> => {
-    const m = /^Bearer\s+(.+)$/i.exec(String(request.headers.authorization ?? '').trim());
-    const given = m ? Buffer.from(hashSecret(m[1].trim()), 'hex') : undefined;
-    if (!expected || !given || !timingSafeEqual(expected, given)) {
-      throw new GatewayError('invalid_admin_key', 'Invalid admin key: send it as "Authorization: Bearer <admin key>".', { publicCode: 'invalid_api_key' });
+    if (request.routeOptions.config?.public) return;
+    const header = request.headers.authorization;
+    if (header !== undefined) {
+      const m = /^Bearer\s+(.+)$/i.exec(header.trim());
+      if (m && isAdminKey(services, m[1].trim())) return;
+      throw invalidAdminKey();
     }
+    const token = readCookie(request, ADMIN_COOKIE);
+    if (!token) throw invalidAdminKey();
+    const session = await services.sessions.resolve('admin', token);
+    if (!session) {
+      throw new GatewayError('invalid_admin_key', 'Your admin session has expired or was signed out: sign in again.', { publicCode: 'session_expired' });
+    }
+    // SameSite=Strict keeps other sites' requests from carrying the cookie; a browser's Origin says the same for writes.
+    const origin = request.headers.origin;
+    if (!SAFE_METHODS.has(request.method) && origin !== undefined && !sameHost(origin, request.headers.host)) {
+      throw new GatewayError('invalid_request_error', 'Cross-origin admin requests are not accepted with a session cookie.', { status: 403, publicCode: 'cross_origin' });
+    }
+    sessionsOf.set(request, { token, expiresAt: session.expiresAt });
   };
+}
+
+function sameHost(origin: string, host: string | undefined): boolean {
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+function invalidAdminKey(): GatewayError {
+  return new GatewayError('invalid_admin_key', 'Invalid admin key: send it as "Authorization: Bearer <admin key>", or sign in at POST /admin/session.', {
+    publicCode: 'invalid_api_key',
+  });
 }

@@ -37,7 +37,10 @@ const fields = {
   disabled: z.boolean(),
 };
 
-const createSchema = z.strictObject({
+/** Exported for the OpenAPI document and the portal's own key form. */
+export const keyExpiresAt = expiresAt;
+
+export const createSchema = z.strictObject({
   ...fields,
   quota_tokens: fields.quota_tokens.optional(),
   quota_usd: fields.quota_usd.optional(),
@@ -48,9 +51,11 @@ const createSchema = z.strictObject({
   max_concurrency: fields.max_concurrency.optional(),
   allowed_ips: fields.allowed_ips.optional(),
   disabled: fields.disabled.optional(),
+  /** The user who owns the key (their balance pays for it); absent: a key of no user. */
+  user_id: z.string().min(1).max(64).nullable().optional(),
 });
 
-const updateSchema = createSchema.partial();
+export const updateSchema = createSchema.omit({ user_id: true }).partial();
 
 export function parseKeyCreate(body: unknown): KeyInput & { name: string } {
   return parseJsonBody(createSchema, body);

@@ -97,7 +97,8 @@ function parseListQuery(q: ListQuery): { purpose?: string; after?: string; limit
 }
 
 /** Resolves once the stream has data (or has ended), rejects when it fails to open. */
-function readable(stream: Readable): Promise<Readable> {
+/** Resolves once the stream can be read (the file exists), rejects on its first error. */
+export function readable(stream: Readable): Promise<Readable> {
   return new Promise((resolve, reject) => {
     const ok = (): void => {
       stream.off('error', fail);

@@ -15,6 +15,7 @@ import { createResponseHandler, storedResponseRoutes } from './responses.ts';
 import { batchRoutes } from './batches.ts';
 import { modelsRoutes } from './models.ts';
 import { usageRoutes } from './usage.ts';
+import { pricingHandler } from './pricing.ts';
 
 /** The /v1 API: OpenAI routes, Anthropic Messages and Gemini's /v1/models/...; registered under /v1 and /v1-openai. */
 export function v1Routes(services: Services) {
@@ -68,6 +69,7 @@ export function v1Routes(services: Services) {
 
     const usage = usageRoutes(services);
     app.get('/usage', openai, usage.usage);
+    app.get('/pricing', { config: { protocol: 'openai' as const, public: true } }, pricingHandler(services));
     app.get('/dashboard/billing/subscription', openai, usage.subscription);
     app.get('/dashboard/billing/usage', openai, usage.billingUsage);
   };

@@ -44,7 +44,8 @@ export function usageRoutes(services: Services) {
     /** GET /v1/dashboard/billing/subscription : the legacy OpenAI shape relay clients read for the key's limit. */
     subscription: async (request: FastifyRequest) => {
       const key = requireKey(request);
-      const limit = key.quotaUsd ?? UNLIMITED_USD;
+      // A user's key: the user's credit is the hard limit (relay clients show hard_limit_usd - total_usage as what is left).
+      const limit = key.user ? key.user.creditedUsd : (key.quotaUsd ?? UNLIMITED_USD);
       return {
         object: 'billing_subscription',
         has_payment_method: true,
@@ -68,6 +69,11 @@ export function usageRoutes(services: Services) {
         // Token quotas have no dollar equivalent in this shape; they are shown here as well.
         quota_tokens: key.quotaTokens,
         used_tokens: key.usedTokens,
+        ...(key.user && {
+          balance_usd: Math.round((key.user.creditedUsd - key.user.spentUsd) * 1e9) / 1e9,
+          spent_usd: Math.round(key.user.spentUsd * 1e9) / 1e9,
+          group: key.user.groupName,
+        }),
       };
     },
 
@@ -82,7 +88,9 @@ export function usageRoutes(services: Services) {
         throw new GatewayError('invalid_request_error', 'end_date must be after start_date.', { param: 'end_date', publicCode: 'invalid_value' });
       }
       await flushed();
-      const rows = await services.recorder.repository.dailyCosts({ keyId: key.id, start, end });
+      // A user's key reports the user's spend on all their keys (the balance they share).
+      const filter = key.user ? { userId: key.user.id, start, end } : { keyId: key.id, start, end };
+      const rows = await services.recorder.repository.dailyCosts(filter);
       const days = new Map<number, Array<{ name: string; cost: number }>>();
       let totalCents = 0;
       for (const r of rows) {
@@ -95,7 +103,8 @@ export function usageRoutes(services: Services) {
       return {
         object: 'list',
         daily_costs: [...days.entries()].map(([day, line_items]) => ({ timestamp: (day * DAY_MS) / 1000, line_items })),
-        total_usage: roundUsd(totalCents),
+        // For a user's key, all they ever spent (as one-api reports it): hard_limit_usd minus this is the balance.
+        total_usage: key.user ? roundUsd(key.user.spentUsd * 100) : roundUsd(totalCents),
       };
     },
   };

@@ -1,5 +1,5 @@
 /**
- * Preloaded (`node --import ./bench/parent-watch.ts`) into every process the bench
+ * Preloaded (`node --import ./bench/parent-watch.mjs`) into every process the bench
  * starts, so none outlives it: if the bench dies without cleaning up (SIGKILL),
  * the child is re-parented, notices within a second and stops itself with
  * SIGTERM (the gateway's own clean shutdown). Costs one unref'd timer a second.
