@@ -7,7 +7,7 @@ import { buildApp, closeApp } from './app.ts';
 import { createLogger } from './logger.ts';
 import { KeyService } from './metering/keys.ts';
 import { UsageRecorder } from './metering/usage-recorder.ts';
-import { closeServices, createServices } from './services.ts';
+import { closeServices, createServices, type Services } from './services.ts';
 import { openStore, type Store } from './store/db.ts';
 import { ChangeCounterRepository } from './store/change-counter.repository.ts';
 import { migrateToLatest } from './store/migrate.ts';
@@ -31,6 +31,12 @@ async function openMigrated(config: Config): Promise<Store> {
   return store;
 }
 
+/** Loads the tokenizer now if a stored key or a configured upstream has token limits (keys loaded later warm it themselves). */
+async function warmTokenizerIfNeeded(services: Services): Promise<void> {
+  const upstreamTpm = services.upstreams.some((u) => u.config.tpm !== undefined || (u.config.api_keys ?? []).some((c) => typeof c !== 'string' && c.tpm !== undefined));
+  if (upstreamTpm || (await services.recorder.keysRepository.anyCounting().catch(() => true))) warmTokenizer();
+}
+
 async function serve(argv: string[]): Promise<void> {
   const { path, config } = loadConfig(argv, process.env);
   const log = createLogger(config.log_level);
@@ -49,8 +55,8 @@ async function serve(argv: string[]): Promise<void> {
   const app = await buildApp(services);
   await services.start();
   await app.listen({ host: config.listen.host, port: config.listen.port });
-  // After listen, in the background: a usage record that needs an estimate should not wait ~0.4 s for the tokenizer.
-  setImmediate(warmTokenizer);
+  // After listen, in the background, when something will count tokens: the first reservation should not wait ~0.4 s for the tokenizer.
+  setImmediate(() => void warmTokenizerIfNeeded(services));
   const address = app.server.address();
   const url = address && typeof address === 'object' ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
   log.info(

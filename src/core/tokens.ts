@@ -1,8 +1,10 @@
 /**
- * Token counting for when an upstream reports no usage (or the client abandons a
- * stream). gpt-tokenizer's o200k_base takes ~0.4 s to load, so it is loaded lazily,
- * off the hot path: warmTokenizer() starts the load in the background once the
- * server listens, so the first estimate (and its usage record) is not late.
+ * Token counting: reservations for tpm and quotas, and estimates when an upstream reports no
+ * usage (or the client abandons a stream). gpt-tokenizer's o200k_base takes ~0.4 s and ~65 MiB
+ * to load, so it is loaded only once something needs it: warmTokenizer() starts the load in the
+ * background as soon as the gateway knows it will count (a stored key with limits, an upstream
+ * with tpm, a key loaded that has them), so the first reservation does not wait for it; a gateway
+ * whose keys and upstreams have no token limits and whose upstreams report usage never loads it.
  */
 type CountFn = (text: string) => number;
 
@@ -15,6 +17,10 @@ function loadCounter(): Promise<CountFn> {
 
 export function warmTokenizer(): void {
   loadCounter().catch(() => undefined);
+}
+
+export function tokenizerLoaded(): boolean {
+  return counter !== undefined;
 }
 
 export async function countTextTokens(text: string): Promise<number> {

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../core/errors.ts';
 import { type IpMatcher, parseIpList } from '../core/ip-allow-list.ts';
 import type { UserState } from '../accounts/users.ts';
+import { warmTokenizer } from '../core/tokens.ts';
 import type { ApiKeysRepository } from '../store/api-keys.repository.ts';
 import type { ApiKeyRow } from '../store/tables.ts';
 import type { UsageRecorder } from './usage-recorder.ts';
@@ -302,6 +303,8 @@ export class KeyService {
     const pending = this.recorder.pendingFor(row.id);
     const user = row.user_id ? ((await this.userOf(row.user_id)) ?? null) : null;
     if (row.user_id && !user) throw new Error(`user ${row.user_id} of key ${row.id} not found`);
+    // Its requests reserve tokens or dollars: the tokenizer will be needed (loaded once, in the background).
+    if (row.tpm !== null || row.quota_tokens !== null || row.quota_usd !== null || user) warmTokenizer();
     return {
       id: row.id,
       name: row.name,

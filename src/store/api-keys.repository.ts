@@ -34,6 +34,18 @@ export class ApiKeysRepository {
     return this.store.db.selectFrom('api_keys').selectAll().where('user_id', '=', userId).where('deleted_at', 'is', null).orderBy('created_at', 'asc').orderBy('id').execute();
   }
 
+  /** Whether any live key reserves tokens or dollars (tpm, a quota, a user balance). */
+  async anyCounting(): Promise<boolean> {
+    const row = await this.store.db
+      .selectFrom('api_keys')
+      .select('id')
+      .where('deleted_at', 'is', null)
+      .where((eb) => eb.or([eb('tpm', 'is not', null), eb('quota_tokens', 'is not', null), eb('quota_usd', 'is not', null), eb('user_id', 'is not', null)]))
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async update(id: string, patch: ApiKeyUpdate): Promise<ApiKeyRow | undefined> {
     await this.store.db.updateTable('api_keys').set(patch).where('id', '=', id).where('deleted_at', 'is', null).execute();
     return this.findById(id);
