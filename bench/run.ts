@@ -44,6 +44,8 @@
  *   --plain-key          measure with a key without limits (default: the key has
  *                        rpm, tpm and a token quota, all far above what the run
  *                        uses, so every request reserves and settles them)
+ *   --no-metrics         run the gateway with `metrics: { enabled: false }` (to measure
+ *                        what the Prometheus metrics cost on the hot path)
  *   --out FILE           also write the results as JSON
  *
  * The mock does a fixed amount of work per request, so its CPU per request is a
@@ -138,6 +140,7 @@ const { values: opts } = parseArgs({
     floor: { type: 'boolean', default: false },
     out: { type: 'string' },
     'plain-key': { type: 'boolean', default: false },
+    'no-metrics': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -507,6 +510,7 @@ async function main(): Promise<void> {
       'models:',
       `  ${MODEL}: { input_price: 0.15, output_price: 0.6 }`,
       `  ${ANTHROPIC_MODEL}: { input_price: 0.8, output_price: 4 }`,
+      ...(opts['no-metrics'] ? ['metrics: { enabled: false }'] : []),
       '',
     ].join('\n'),
   );

@@ -37,6 +37,7 @@ import { RedemptionCodesRepository } from './store/redemption-codes.repository.t
 import { RedisConversationStore } from './store/redis-conversation-store.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
 import { MetricsServer } from './observability/metrics-server.ts';
+import { loadTracing, type RequestTracing, withTracing } from './observability/tracing.ts';
 import { upstreamAvailable } from './routing/upstreams.ts';
 
 /** switchyard_upstream_breaker_state's values. */
@@ -90,6 +91,8 @@ export interface Services {
   metrics: GatewayMetrics | undefined;
   /** The listener of `metrics.listen`, when configured (started with the services). */
   metricsServer: MetricsServer | undefined;
+  /** OpenTelemetry traces, when `otel.endpoint` is set (loaded by start(); undefined until then). */
+  tracing: RequestTracing | undefined;
   newMeter(requestId: string, key: KeyState | null, endpoint: string, model: string, stream: boolean): RequestMeter;
   /** Loads stored upstreams and starts the background work (usage flushes, change polling). */
   start(): Promise<void>;
@@ -238,8 +241,15 @@ export function createServices(opts: ServiceOptions): Services {
     audit: new AuditLog(store, log, now),
     metrics,
     metricsServer: metrics && config.metrics.listen ? new MetricsServer(metrics, config.metrics.listen, log) : undefined,
+    tracing: undefined,
     newMeter: (requestId, key, endpoint, model, stream) => new RequestMeter(meterDeps, requestId, key, endpoint, model, stream),
     async start() {
+      const otelEndpoint = config.otel.endpoint;
+      if (otelEndpoint) {
+        // Imported only here: without an endpoint no OpenTelemetry module is loaded.
+        this.tracing = await loadTracing({ ...config.otel, endpoint: otelEndpoint }, log);
+        meterDeps.metrics = withTracing(metrics, this.tracing);
+      }
       const secret = loadSecretKey({ env: opts.secretKey ?? process.env.SWITCHYARD_SECRET_KEY, dataDir });
       box = new SecretBox(secret.key);
       if (secret.source === 'generated') {
@@ -268,6 +278,8 @@ export async function closeServices(s: Services): Promise<void> {
   await s.fileSweeper.stop();
   await s.changes.stop();
   await s.recorder.stop();
+  // After the last usage record: that is where request spans end.
+  await s.tracing?.shutdown();
   await Promise.all(s.upstreams.map((u) => u.dispatcher.close().catch(() => undefined)));
   if (s.redis) s.redis.disconnect();
 }

@@ -186,6 +186,25 @@ const metricsSchema = z
   })
   .strict();
 
+/** OpenTelemetry traces over OTLP/HTTP; nothing of OpenTelemetry is loaded without an endpoint. */
+const otelSchema = z
+  .object({
+    /** OTLP/HTTP traces URL (http://collector:4318/v1/traces); an unset `${VAR}` means off. */
+    endpoint: z
+      .string()
+      .nullish()
+      .transform((v) => (v ? v : undefined))
+      .refine((v) => v === undefined || (URL.canParse(v) && /^https?:$/.test(new URL(v).protocol)), 'must be an http:// or https:// URL'),
+    /** Sent with every export (a vendor's auth header); never logged. */
+    headers: z.record(z.string(), z.string()).default({}),
+    service_name: z.string().min(1).default('switchyard'),
+    /** Prompt and completion text in spans (as events, truncated); off: none. */
+    capture_content: z.boolean().default(false),
+    /** Share of traces kept when the request carries no sampled parent. */
+    sample_ratio: z.number().min(0).max(1).default(1),
+  })
+  .strict();
+
 const conversationsSchema = z
   .object({
     /** Model of a conversation whose first turn names none; without it such a turn is a 400. */
@@ -277,6 +296,7 @@ export const configSchema = z
     /** How long a dashboard sign-in (POST /admin/session) lasts. */
     admin_session_ttl_minutes: z.number().positive().default(720),
     metrics: metricsSchema.default(metricsSchema.parse({})),
+    otel: otelSchema.default(otelSchema.parse({})),
     usage: z
       .object({
         /** How often buffered usage records are written, in milliseconds. */

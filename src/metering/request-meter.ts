@@ -26,9 +26,9 @@ export interface MeterDeps {
   metrics?: MeterMetrics;
 }
 
-/** What the meter tells the metrics (src/observability/metrics.ts implements it). */
+/** What the meter tells the metrics (src/observability/metrics.ts implements it; with tracing on, tracing.ts adds the tracer). */
 export interface MeterMetrics {
-  observe(rec: NewUsageRecord): void;
+  observe(rec: NewUsageRecord, meter: RequestMeter): void;
   streamStarted(): void;
   streamEnded(): void;
 }
@@ -144,7 +144,7 @@ export class RequestMeter {
       user_id: this.key?.user?.id ?? null,
     };
     this.deps.recorder.record(rec, charged && this.key ? { keyId: this.key.id, userId: this.key.user?.id ?? null, tokens: total, usd: cost } : undefined);
-    this.deps.metrics?.observe(rec);
+    this.deps.metrics?.observe(rec, this);
     this.deps.log.debug(
       { requestId: this.requestId, model: this.model, upstream: this.upstream, status, outcome, tokens: total, estimated: !!u.estimated },
       'request metered',

@@ -76,9 +76,16 @@ function sleepUnlessClosed(ms: number, reply: FastifyReply): Promise<void> {
  * for each model of the fallback chain, upstreams by priority tier and weight,
  * skipping open breakers and upstreams at their own limits, retrying with
  * backoff before the first byte reaches the client. Same-protocol targets pass
- * through; the others convert.
+ * through; the others convert. With `otel.endpoint` set, the request and each
+ * attempt are traced; without it, this costs one check.
  */
-export async function dispatchCall(services: Services, request: FastifyRequest, reply: FastifyReply, spec: DispatchSpec): Promise<void> {
+export function dispatchCall(services: Services, request: FastifyRequest, reply: FastifyReply, spec: DispatchSpec): Promise<void> {
+  const tracing = services.tracing;
+  if (tracing) return tracing.traceDispatch(request, reply, spec, (traced) => admitAndRun(services, request, reply, traced));
+  return admitAndRun(services, request, reply, spec);
+}
+
+async function admitAndRun(services: Services, request: FastifyRequest, reply: FastifyReply, spec: DispatchSpec): Promise<void> {
   const key = request.apiKey;
   if (!key) throw new GatewayError('invalid_api_key', 'Missing API key.');
   const steps = servedSteps(planRoute(services.registry, services.config.fallbacks, key, spec.model), spec);
