@@ -13,7 +13,6 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { accessLogHook } from './observability/access-log.ts';
 import type { Services } from './services.ts';
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const MIB = 1024 * 1024;
 
 let idCounter = 0;
@@ -33,10 +32,9 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     // One usage record per request is the access log; Fastify's two log lines per request would cost CPU on the hot path.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: Math.floor(maxBodyMb * MIB),
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : newRequestId();
-    },
+    // Always the gateway's own: the id keys the usage record, so a client's x-request-id (reused, or
+    // another customer's) must never decide which record a request's charge lands in.
+    genReqId: () => newRequestId(),
     return503OnClosing: true,
     keepAliveTimeout: 75_000,
     routerOptions: { ignoreTrailingSlash: true },

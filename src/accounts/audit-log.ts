@@ -23,13 +23,23 @@ export function redactDetail(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.slice(0, 50).map((v) => redactDetail(v, depth + 1));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
+    for (const [k, v] of Object.entries(value).slice(0, 100)) {
       // Listing models or ids is fine; a field named like a secret with a string or object value is not.
       out[k] = SECRET_FIELD.test(k) && !/^(models|key_id|user_id|max_tokens)$/.test(k) && v !== null && typeof v !== 'boolean' && typeof v !== 'number' ? '[redacted]' : redactDetail(v, depth + 1);
     }
     return out;
   }
+  // Long strings (a padded body) are cut: the audit log records what changed, not payloads.
+  if (typeof value === 'string' && value.length > 500) return `${value.slice(0, 500)}... [${value.length} chars]`;
   return value;
+}
+
+/** Most bytes of `detail` kept per entry. */
+const MAX_DETAIL_BYTES = 8192;
+
+function boundedDetail(detail: unknown): string {
+  const text = JSON.stringify(redactDetail(detail)) ?? 'null';
+  return text.length <= MAX_DETAIL_BYTES ? text : JSON.stringify({ truncated: true, bytes: text.length });
 }
 
 export interface AuditView {
@@ -73,7 +83,7 @@ export class AuditLog {
         target_type: e.targetType,
         target_id: e.targetId,
         status: e.status,
-        detail: e.detail === undefined ? null : JSON.stringify(redactDetail(e.detail)),
+        detail: e.detail === undefined ? null : boundedDetail(e.detail),
       });
     } catch (err) {
       // The change itself is made; losing its audit row is logged loudly, with what it would have said.

@@ -57,6 +57,15 @@ export interface Actor {
 
 const round = (usd: number): number => Math.round(usd * 1e9) / 1e9;
 
+/** A UNIQUE violation (SQLite or PostgreSQL): two sign-ups or edits took the same email at the same moment. */
+function emailTaken(err: unknown, email: string): GatewayError | undefined {
+  const e = err as { code?: string; message?: string };
+  if (e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed: users\.email/.test(e?.message ?? '')) {
+    return new GatewayError('conflict', `A user with the email ${email} exists already.`, { param: 'email', publicCode: 'email_taken' });
+  }
+  return undefined;
+}
+
 /** Codes people type: no 0/O/1/I/l. */
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 export function generateCode(prefix: string): string {
@@ -87,7 +96,9 @@ export class UserService {
   readonly repo: UsersRepository;
   private readonly ledger: LedgerRepository;
   private readonly codes: RedemptionCodesRepository;
-  private readonly cache = new Map<string, UserState>();
+  private readonly cache = new Map<string, { state: UserState; loadedAt: number }>();
+  /** A cached user older than this is re-read when one of their keys is (other instances' spend, written since). */
+  private readonly ttlMs = 5_000;
   onChange: () => void = () => undefined;
 
   constructor(private readonly deps: UserDeps) {
@@ -111,14 +122,32 @@ export class UserService {
     return into ? Object.assign(into, fresh) : fresh;
   }
 
-  /** The shared state of a user (loaded once, then refreshed in place by refreshAll). */
+  /**
+   * The shared state of a user: loaded once, refreshed in place by refreshAll (changes) and, when
+   * older than a few seconds, by the next key load that asks for it (the key cache's own refresh),
+   * so the spend other instances wrote reaches this one's balance checks and billing views.
+   */
   async state(id: string): Promise<UserState | undefined> {
     const known = this.cache.get(id);
-    if (known) return known;
-    const row = (await this.repo.findByIds([id]))[0];
+    const now = this.deps.now();
+    if (known && now - known.loadedAt < this.ttlMs) return known.state;
+    let row: UserRow | undefined;
+    try {
+      row = (await this.repo.findByIds([id]))[0];
+    } catch (err) {
+      // The database is away: what this instance knows still holds.
+      if (known) return known.state;
+      throw err;
+    }
     if (!row) return undefined;
+    if (known) {
+      this.toState(row, known.state);
+      known.loadedAt = now;
+      return known.state;
+    }
     const state = this.toState(row);
-    this.cache.set(id, state);
+    this.cache.set(id, { state, loadedAt: now });
+    if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value as string);
     return state;
   }
 
@@ -127,8 +156,11 @@ export class UserService {
     const ids = [...this.cache.keys()];
     for (let i = 0; i < ids.length; i += 500) {
       for (const row of await this.repo.findByIds(ids.slice(i, i + 500))) {
-        const state = this.cache.get(row.id);
-        if (state) this.toState(row, state);
+        const entry = this.cache.get(row.id);
+        if (entry) {
+          this.toState(row, entry.state);
+          entry.loadedAt = this.deps.now();
+        }
       }
     }
   }
@@ -138,8 +170,8 @@ export class UserService {
   }
 
   uncharge(userId: string, usd: number): void {
-    const s = this.cache.get(userId);
-    if (s) s.spentUsd -= usd;
+    const e = this.cache.get(userId);
+    if (e) e.state.spentUsd -= usd;
   }
 
   view(row: UserRow): UserView {
@@ -173,23 +205,27 @@ export class UserService {
     const at = this.deps.now();
     const id = generateId('user');
     const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
-    await this.deps.store.db.transaction().execute(async (trx) => {
-      const tx: Store = { ...this.deps.store, db: trx };
-      await new UsersRepository(tx).insert({
-        id,
-        email,
-        display_name: input.display_name ?? email.split('@')[0],
-        password_hash: passwordHash,
-        group_name: group,
-        status: input.status ?? 'active',
-        created_at: at,
-        updated_at: at,
-        last_sign_in_at: null,
-        deleted_at: null,
+    try {
+      await this.deps.store.db.transaction().execute(async (trx) => {
+        const tx: Store = { ...this.deps.store, db: trx };
+        await new UsersRepository(tx).insert({
+          id,
+          email,
+          display_name: input.display_name ?? email.split('@')[0],
+          password_hash: passwordHash,
+          group_name: group,
+          status: input.status ?? 'active',
+          created_at: at,
+          updated_at: at,
+          last_sign_in_at: null,
+          deleted_at: null,
+        });
+        const opening = input.balance_usd ?? 0;
+        if (opening !== 0) await this.credit(tx, id, opening, actor.name === 'signup' ? 'signup' : 'adjustment', null, actor, at);
       });
-      const opening = input.balance_usd ?? 0;
-      if (opening !== 0) await this.credit(tx, id, opening, actor.name === 'signup' ? 'signup' : 'adjustment', null, actor, at);
-    });
+    } catch (err) {
+      throw emailTaken(err, email) ?? err;
+    }
     const row = await this.repo.findById(id);
     if (!row) throw new Error('created user not found');
     return row;
@@ -227,15 +263,24 @@ export class UserService {
     }
     if (input.status !== undefined) patch.status = input.status;
     if (input.password !== undefined) patch.password_hash = await hashPassword(input.password);
-    await this.deps.store.db.transaction().execute(async (trx) => {
+    const work = this.deps.store.db.transaction().execute(async (trx) => {
       const tx: Store = { ...this.deps.store, db: trx };
       await new UsersRepository(tx).update(id, patch);
       if (input.balance_usd !== undefined) {
-        const current = Number(existing.credited_usd) - Number(existing.spent_usd) - this.deps.pendingSpend(id);
+        // Read in the transaction (locked on PostgreSQL) so concurrent credits are not overwritten.
+        let q = trx.selectFrom('users').select(['credited_usd', 'spent_usd']).where('id', '=', id);
+        if (this.deps.store.dialect === 'postgres') q = q.forUpdate();
+        const row = (await q.executeTakeFirst()) ?? existing;
+        const current = Number(row.credited_usd) - Number(row.spent_usd) - this.deps.pendingSpend(id);
         const delta = round(input.balance_usd - current);
         if (delta !== 0) await this.credit(tx, id, delta, 'adjustment', null, { ...actor, note: actor.note ?? `balance set to ${input.balance_usd}` }, at);
       }
     });
+    try {
+      await work;
+    } catch (err) {
+      throw emailTaken(err, patch.email ?? existing.email) ?? err;
+    }
     await this.reloadOne(id);
     this.onChange();
     return this.repo.findById(id);
@@ -261,10 +306,13 @@ export class UserService {
   }
 
   private async reloadOne(id: string): Promise<void> {
-    const state = this.cache.get(id);
-    if (!state) return;
+    const entry = this.cache.get(id);
+    if (!entry) return;
     const row = (await this.repo.findByIds([id]))[0];
-    if (row) this.toState(row, state);
+    if (row) {
+      this.toState(row, entry.state);
+      entry.loadedAt = this.deps.now();
+    }
   }
 
   /**

@@ -103,11 +103,14 @@ for i = 1, #KEYS do
     end
   elseif kind == 'c' then
     redis.call('ZREM', k, lease)
-  else
+  elseif redis.call('HEXISTS', k, 'used') == 1 then
     local r = tonumber(redis.call('HINCRBYFLOAT', k, 'res', -reserved))
     if r < 0 then redis.call('HSET', k, 'res', '0') end
     if actual ~= 0 then redis.call('HINCRBYFLOAT', k, 'used', actual) end
   end
+  -- A quota whose total is gone (Redis restarted or evicted it) is left alone: recreating it with
+  -- only this request's spend would forget everything spent before; the next acquire seeds it
+  -- again from the database's figure.
 end
 return 1
 `;

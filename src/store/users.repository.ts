@@ -49,7 +49,8 @@ export class UsersRepository {
   async softDelete(id: string, now: number): Promise<boolean> {
     const res = await this.store.db
       .updateTable('users')
-      .set({ deleted_at: now, updated_at: now, status: 'disabled', email: sql`${`deleted:${id}:`} || email`, password_hash: null })
+      // The address is freed; what is kept of it fits the column (320) whatever its length.
+      .set({ deleted_at: now, updated_at: now, status: 'disabled', email: sql`substr(${`deleted:${id}:`} || email, 1, 320)`, password_hash: null })
       .where('id', '=', id)
       .where('deleted_at', 'is', null)
       .executeTakeFirst();

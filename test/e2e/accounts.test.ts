@@ -483,3 +483,91 @@ describe('sign-up modes', () => {
     }
   });
 });
+
+describe('review fixes: ids, throttle races, origins, audit size, admin key rotation', () => {
+  it("a client's x-request-id never decides the usage record: reused, every request is still recorded and charged", async () => {
+    const u = await makeUser({ email: 'reuse-id@example.com', balance_usd: 1 });
+    const { key } = await userKey(u.id as string);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${gw.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-request-id': 'fixed-id' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], max_tokens: 5 }),
+      });
+      expect(res.status).toBe(200);
+      ids.push(res.headers.get('x-request-id') ?? '');
+    }
+    expect(new Set(ids).size).toBe(3);
+    expect(ids).not.toContain('fixed-id');
+    await gw.services.recorder.flush();
+    const view = await json(await gw.admin('GET', `/admin/users/${u.id}`));
+    expect(view.spent_usd).toBeCloseTo(0.06, 9);
+    const row = await gw.store.db.selectFrom('users').selectAll().where('id', '=', u.id as string).executeTakeFirstOrThrow();
+    expect(Number(row.spent_usd)).toBeCloseTo(0.06, 9);
+  });
+
+  it('parallel wrong passwords for one account: no more get checked than the limit, the rest wait (429)', async () => {
+    await portal().signUp('parallel@example.com', 'password-1');
+    const results = await Promise.all(Array.from({ length: 20 }, () => portal().signIn('parallel@example.com', 'wrong-guess')));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((x) => x === 401).length).toBeLessThanOrEqual(3);
+    expect(statuses.filter((x) => x === 429).length).toBeGreaterThanOrEqual(17);
+  });
+
+  it('the same email signed up twice at the same moment: one 201, the other 409, never a 500', async () => {
+    const results = await Promise.all(Array.from({ length: 6 }, () => portal().signUp('race@example.com', 'password-1')));
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses).toEqual([201, 409, 409, 409, 409, 409]);
+  });
+
+  it('portal writes from another origin are refused (403); this site, or the host a trusted proxy forwards, passes', async () => {
+    const p = portal();
+    await p.signUp('origin@example.com', 'password-1');
+    const post = (headers: Record<string, string>) =>
+      fetch(`${gw.url}/portal/keys`, { method: 'POST', headers: { 'content-type': 'application/json', cookie: p.cookie ?? '', ...headers }, body: JSON.stringify({ name: 'o' }) });
+    const cross = await post({ origin: 'https://evil.example.com' });
+    expect(cross.status).toBe(403);
+    expect(((await cross.json()) as { error: { code: string } }).error.code).toBe('cross_origin');
+    expect((await post({ origin: gw.url })).status).toBe(201);
+    expect((await post({ origin: 'https://relay.example.com', 'x-forwarded-host': 'relay.example.com' })).status).toBe(201);
+    expect((await post({ origin: 'https://relay.example.com', 'x-forwarded-host': 'other.example.com' })).status).toBe(403);
+    expect((await p.call('GET', '/portal/keys')).status).toBe(200);
+  });
+
+  it('the audit log keeps no body of an unauthenticated or public call, and cuts long values', async () => {
+    await fetch(`${gw.url}/admin/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ admin_key: 'x', pad: 'y'.repeat(100_000) }) });
+    const u = await makeUser({ email: 'long@example.com' });
+    await gw.admin('PATCH', `/admin/users/${u.id}`, { display_name: 'n'.repeat(200), note: 'z'.repeat(499) + 'zz' });
+    const rows = await gw.store.db.selectFrom('audit_log').selectAll().orderBy('at', 'desc').limit(5).execute();
+    const session = rows.find((r) => r.action === 'session.create');
+    expect(session?.detail).toBeNull();
+    const patch = rows.find((r) => r.action === 'users.update' && r.target_id === u.id);
+    expect(patch?.detail).toContain('[501 chars]');
+    for (const r of rows) expect((r.detail ?? '').length).toBeLessThanOrEqual(8192);
+  });
+
+  it('an admin session ends when the admin key it was made with is replaced', async () => {
+    const signIn = await fetch(`${gw.url}/admin/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ admin_key: gw.adminKey }) });
+    expect(signIn.status).toBe(200);
+    const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0];
+    expect((await fetch(`${gw.url}/admin/users?limit=1`, { headers: { cookie } })).status).toBe(200);
+    const services = gw.services as { adminKeyHash: string | undefined };
+    const before = services.adminKeyHash;
+    services.adminKeyHash = 'f'.repeat(64);
+    try {
+      expect((await fetch(`${gw.url}/admin/users?limit=1`, { headers: { cookie } })).status).toBe(401);
+    } finally {
+      services.adminKeyHash = before;
+    }
+  });
+
+  it('invites page with after', async () => {
+    await gw.admin('POST', '/admin/invites', { count: 3 });
+    const first = await json(await gw.admin('GET', '/admin/invites?limit=2'));
+    expect(first.has_more).toBe(true);
+    const next = await json(await gw.admin('GET', `/admin/invites?limit=2&after=${first.last_id}`));
+    expect((next.data as unknown[]).length).toBeGreaterThan(0);
+    expect((await gw.admin('GET', '/admin/invites?after=inv_missing')).status).toBe(400);
+  });
+});

@@ -459,6 +459,12 @@ describe('files, conversations, Midjourney tasks and batches across keys', () =>
     expect(r.headers.get('content-disposition')).toBe(`attachment; filename="data.jsonl"; filename*=UTF-8''data.jsonl`);
     expect(r.headers.get('content-type')).toBe('application/octet-stream');
     expect(r.text).toBe(await own.text());
+    // A name outside ASCII (operators name files in Chinese): the plain filename= is ASCII, filename* the real name.
+    const cn = await new OpenAI({ baseURL: gw.baseURL, apiKey: alice.key, maxRetries: 0 }).files.create({ file: await toFile(Buffer.from('{"b":2}\n'), '数据.jsonl'), purpose: 'batch' });
+    const got = await call(`/admin/files/${cn.id}/content`);
+    expect(got.status).toBe(200);
+    expect(got.headers.get('content-disposition')).toBe(`attachment; filename="__.jsonl"; filename*=UTF-8''%E6%95%B0%E6%8D%AE.jsonl`);
+    expect(got.text).toBe('{"b":2}\n');
     expectError(await call('/admin/files/file-missing/content'), 404);
     expectError(await call(`/admin/files/${file?.id}/content`, { auth: 'sk-wrong' }), 401);
   });

@@ -305,6 +305,18 @@ describe.skipIf(!REDIS_URL)('RedisLimitBackend', () => {
     expect(await redis.exists(`${prefix}never-used:qt`)).toBe(0);
   });
 
+  it('quota: a total lost mid-request (Redis restarted) is not recreated by the release; the next acquire seeds it from `used` again', async () => {
+    prefix = redisKeyPrefix();
+    const b = new RedisLimitBackend(redis, prefix);
+    const inFlight = await okResult(b, [quota('user:u1:qu', 100, 99, 0.5)], T0);
+    await redis.del(`${prefix}user:u1:qu`);
+    await b.release(inFlight.lease, new Map([['user:u1:qu', 0.4]]));
+    expect(await redis.exists(`${prefix}user:u1:qu`)).toBe(0);
+    // What the database (plus this instance) knows: 99.4 spent of 100.
+    await okResult(b, [quota('user:u1:qu', 100, 99.4, 0.5)], T0);
+    expect(await redis.hget(`${prefix}user:u1:qu`, 'used')).toBe('99.4');
+  });
+
   describe('several instances on separate connections', () => {
     let r1: Redis;
     let r2: Redis;

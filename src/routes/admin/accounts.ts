@@ -322,8 +322,16 @@ export function accountRoutes(services: Services) {
       url: '/invites',
       tag: 'Users',
       summary: 'List invites (without the codes), newest first',
-      query: z.strictObject({ limit: limitParam(500, 100) }),
-      handler: async ({ query }) => listOf((await services.invites.list(query.limit + 1)).map(inviteView), query.limit),
+      query: z.strictObject({ limit: limitParam(500, 100), after: idParam.optional() }),
+      handler: async ({ query }) => {
+        let after: { createdAt: number; id: string } | undefined;
+        if (query.after) {
+          const row = await services.store.db.selectFrom('invites').select(['created_at', 'id']).where('id', '=', query.after).executeTakeFirst();
+          if (!row) throw new GatewayError('invalid_request_error', `Unknown cursor '${query.after}'.`, { param: 'after', publicCode: 'invalid_value' });
+          after = { createdAt: Number(row.created_at), id: row.id };
+        }
+        return listOf((await services.invites.list(query.limit + 1, after)).map(inviteView), query.limit);
+      },
     });
 
     adminRoute(app, {

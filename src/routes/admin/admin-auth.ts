@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { GatewayError } from '../../core/errors.ts';
 import { hashSecret } from '../../metering/keys.ts';
 import type { Services } from '../../services.ts';
+import { sameOrigin } from '../same-origin.ts';
 import { readCookie } from '../session-cookie.ts';
 
 /** The dashboard's session cookie. */
@@ -46,24 +47,22 @@ export function adminAuth(services: Services) {
     const token = readCookie(request, ADMIN_COOKIE);
     if (!token) throw invalidAdminKey();
     const session = await services.sessions.resolve('admin', token);
-    if (!session) {
+    // A session made with an admin key that has since been replaced ends with it.
+    if (!session || session.subject !== adminSessionSubject(services)) {
       throw new GatewayError('invalid_admin_key', 'Your admin session has expired or was signed out: sign in again.', { publicCode: 'session_expired' });
     }
     // SameSite=Strict keeps other sites' requests from carrying the cookie; a browser's Origin says the same for writes.
     const origin = request.headers.origin;
-    if (!SAFE_METHODS.has(request.method) && origin !== undefined && !sameHost(origin, request.headers.host)) {
+    if (!SAFE_METHODS.has(request.method) && origin !== undefined && !sameOrigin(request, services.trustedProxies)) {
       throw new GatewayError('invalid_request_error', 'Cross-origin admin requests are not accepted with a session cookie.', { status: 403, publicCode: 'cross_origin' });
     }
     sessionsOf.set(request, { token, expiresAt: session.expiresAt });
   };
 }
 
-function sameHost(origin: string, host: string | undefined): boolean {
-  try {
-    return new URL(origin).host === host;
-  } catch {
-    return false;
-  }
+/** Admin sessions are bound to the admin key they were made with (a prefix of its hash). */
+export function adminSessionSubject(services: Services): string {
+  return `admin:${(services.adminKeyHash ?? '').slice(0, 16)}`;
 }
 
 function invalidAdminKey(): GatewayError {

@@ -43,7 +43,8 @@ export function registerAuditHooks(app: FastifyInstance, services: Services): vo
       targetType,
       targetId,
       status: reply.statusCode,
-      detail: request.body,
+      // An unauthenticated caller's body is not kept (anyone could fill the log with it).
+      detail: reply.statusCode === 401 || reply.statusCode === 403 || request.routeOptions.config?.public ? undefined : request.body,
     });
   });
 }

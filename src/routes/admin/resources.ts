@@ -50,11 +50,12 @@ export function resourceRoutes(services: Services) {
         const row = await services.files.findAny(params.id);
         if (!row || (row.expires_at !== null && row.expires_at <= services.now())) throw new GatewayError('not_found', `No such File object: ${params.id}`, { param: 'id', publicCode: 'not_found' });
         const bytes = await readable(services.fileStorage.read(row.id));
-        const name = row.filename.replace(/["\\\r\n]/g, '_');
+        // The plain filename= must be printable ASCII (Node refuses others in a header); filename* keeps the real name.
+        const name = row.filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
         return reply
           .header('content-type', 'application/octet-stream')
           .header('content-length', String(row.bytes))
-          .header('content-disposition', `attachment; filename="${name}"; filename*=UTF-8''${encodeURIComponent(row.filename)}`)
+          .header('content-disposition', `attachment; filename="${name}"; filename*=UTF-8''${encodeURIComponent(row.filename).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`)
           .send(bytes);
       },
     });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { GatewayError } from '../../core/errors.ts';
 import type { Services } from '../../services.ts';
 import { clearSessionCookie, readCookie, setSessionCookie } from '../session-cookie.ts';
-import { ADMIN_COOKIE, adminSessionOf, isAdminKey } from './admin-auth.ts';
+import { ADMIN_COOKIE, adminSessionOf, adminSessionSubject, isAdminKey } from './admin-auth.ts';
 import { adminRoute } from './admin-route.ts';
 
 const sessionSchema = z.object({
@@ -32,7 +32,7 @@ export function sessionRoutes(services: Services) {
         if (!isAdminKey(services, body.admin_key)) {
           throw new GatewayError('invalid_admin_key', 'Invalid admin key.', { param: 'admin_key', publicCode: 'invalid_api_key' });
         }
-        const session = await services.sessions.create('admin', 'admin', ttlMs);
+        const session = await services.sessions.create('admin', adminSessionSubject(services), ttlMs);
         setSessionCookie(request, reply, ADMIN_COOKIE, session.token, session.expiresAt, services.trustedProxies);
         reply.header('cache-control', 'no-store');
         return { object: 'admin_session', expires_at: Math.floor(session.expiresAt / 1000) };

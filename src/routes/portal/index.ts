@@ -11,6 +11,7 @@ import type { UserRow } from '../../store/tables.ts';
 import { roundUsd } from '../../store/usage-records.repository.ts';
 import { ledgerPage } from '../admin/accounts.ts';
 import { createSchema as keyCreateSchema, updateSchema as keyUpdateSchema } from '../admin/key-input.ts';
+import { sameOrigin } from '../same-origin.ts';
 import { clearSessionCookie, readCookie, setSessionCookie } from '../session-cookie.ts';
 import { parseTimeParam } from '../time-param.ts';
 
@@ -48,6 +49,12 @@ export function portalRoutes(services: Services) {
     const cfg = services.config.accounts;
     const users = services.users;
     const route = { config: { protocol: 'admin' as const } };
+    // Every portal write made from a browser must come from this site (sign-in included: no login CSRF).
+    app.addHook('onRequest', async (request) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD' && !sameOrigin(request, services.trustedProxies)) {
+        throw new GatewayError('invalid_request_error', 'Cross-origin portal requests are not accepted.', { status: 403, publicCode: 'cross_origin' });
+      }
+    });
     const ipOf = (request: FastifyRequest): string => clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], services.trustedProxies) || 'unknown';
     const password = z.string().min(cfg.min_password_length, `must be at least ${cfg.min_password_length} characters`).max(1024);
 
@@ -108,15 +115,13 @@ export function portalRoutes(services: Services) {
       const body = parseJsonBody(z.strictObject({ email: z.string().max(320), password: z.string().max(1024) }), request.body);
       const ip = ipOf(request);
       const emailKey = body.email.trim().toLowerCase();
-      await services.signInThrottle.check(ip, emailKey);
+      // Counted before the password is checked: parallel guesses cannot all get in under the limit.
+      await services.signInThrottle.attempt(ip, emailKey);
       const row = await users.repo.findByEmail(emailKey);
       // Checked against a dummy hash when there is no such user: the same answer, in the same time.
       const ok = await verifyPassword(body.password, row?.password_hash);
-      if (!row || !ok) {
-        await services.signInThrottle.failed(ip, emailKey);
-        throw badCredentials();
-      }
-      await services.signInThrottle.succeeded(emailKey);
+      if (!row || !ok) throw badCredentials();
+      await services.signInThrottle.succeeded(ip, emailKey);
       if (row.status !== 'active') throw new GatewayError('user_disabled', 'This account is disabled.', { publicCode: 'user_disabled' });
       await users.repo.update(row.id, { last_sign_in_at: services.now() });
       await startSession(request, reply, row.id);
