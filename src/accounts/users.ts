@@ -31,6 +31,8 @@ export interface UserView {
   group: string;
   status: 'active' | 'disabled';
   balance_usd: number;
+  /** The same as balance_usd, for callers that read `balance`. */
+  balance: number;
   credited_usd: number;
   spent_usd: number;
   has_password: boolean;
@@ -184,6 +186,7 @@ export class UserService {
       group: row.group_name,
       status: row.status === 'active' ? 'active' : 'disabled',
       balance_usd: round(Number(row.credited_usd) - spent),
+      balance: round(Number(row.credited_usd) - spent),
       credited_usd: round(Number(row.credited_usd)),
       spent_usd: round(spent),
       has_password: row.password_hash !== null,

@@ -571,3 +571,26 @@ describe('review fixes: ids, throttle races, origins, audit size, admin key rota
     expect((await gw.admin('GET', '/admin/invites?after=inv_missing')).status).toBe(400);
   });
 });
+
+describe('other spellings of the same fields', () => {
+  it('users take balance, name and disabled; groups can be made with POST and changed with PATCH; codes take amount; redeem takes key', async () => {
+    const u = await makeUser({ email: 'alias@example.com', name: 'Al', balance: 2 });
+    expect(u).toMatchObject({ display_name: 'Al', balance_usd: 2, balance: 2 });
+    expect(await json(await gw.admin('PATCH', `/admin/users/${u.id}`, { disabled: true, balance: 3 }))).toMatchObject({ status: 'disabled', balance: 3 });
+    expect(await json(await gw.admin('PATCH', `/admin/users/${u.id}`, { disabled: false }))).toMatchObject({ status: 'active' });
+
+    const made = await gw.admin('POST', '/admin/groups', { name: 'posted', price_factor: 0.5, models: ['gpt-4o-mini'] });
+    expect(made.status).toBe(201);
+    expect((await gw.admin('POST', '/admin/groups', { name: 'posted', price_factor: 1 })).status).toBe(409);
+    expect((await gw.admin('POST', '/admin/groups', { name: 'vip', price_factor: 1 })).status).toBe(409);
+    expect(await json(await gw.admin('PATCH', '/admin/groups/posted', { price_factor: 0.7 }))).toMatchObject({ name: 'posted', price_factor: 0.7, models: ['gpt-4o-mini'] });
+    expect((await gw.admin('PATCH', '/admin/groups/missing', { price_factor: 0.7 })).status).toBe(404);
+
+    const codes = ((await (await gw.admin('POST', '/admin/redemption-codes', { amount: 1.5, count: 1 })).json()) as { data: Array<{ code: string; amount_usd: number }> }).data;
+    expect(codes[0].amount_usd).toBe(1.5);
+    const p = portal();
+    await p.signUp('alias-redeem@example.com', 'password-1');
+    expect((await p.call('POST', '/portal/redeem', { key: codes[0].code })).json).toMatchObject({ amount_usd: 1.5, balance_usd: 1.5 });
+    expect((await p.call('POST', '/portal/redeem', {})).status).toBe(400);
+  });
+});

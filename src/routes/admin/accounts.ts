@@ -22,6 +22,23 @@ function passwordSchema(min: number) {
   return z.string().min(min, `must be at least ${min} characters`).max(1024);
 }
 
+/** Other spellings callers use for the same fields (one-api style `balance`, `disabled`, `name`). */
+const aliases = {
+  disabled: z.boolean().optional(),
+  name: z.string().trim().min(1).max(200).optional(),
+};
+
+function normalized(b: { email?: string; display_name?: string; name?: string; password?: string; group?: string; status?: 'active' | 'disabled'; disabled?: boolean; balance_usd?: number; balance?: number }) {
+  return {
+    email: b.email,
+    display_name: b.display_name ?? b.name,
+    password: b.password,
+    group: b.group,
+    status: b.status ?? (b.disabled === undefined ? undefined : b.disabled ? ('disabled' as const) : ('active' as const)),
+    balance_usd: b.balance_usd ?? b.balance,
+  };
+}
+
 const sec = (ms: number | null): number | null => (ms === null ? null : Math.floor(Number(ms) / 1000));
 
 function codeView(r: RedemptionCodeRow) {
@@ -85,8 +102,10 @@ export function accountRoutes(services: Services) {
         group: z.string().min(1).max(64).optional(),
         status: status.optional(),
         balance_usd: usd.nonnegative().optional(),
+        ...aliases,
+        balance: usd.nonnegative().optional(),
       }),
-      handler: async ({ body }) => users.view(await users.create(body, actor)),
+      handler: async ({ body }) => users.view(await users.create({ ...normalized(body), email: body.email }, actor)),
     });
 
     adminRoute(app, {
@@ -123,9 +142,12 @@ export function accountRoutes(services: Services) {
         status: status.optional(),
         balance_usd: usd.optional(),
         note: z.string().max(500).optional(),
+        ...aliases,
+        balance: usd.optional(),
       }),
       handler: async ({ params, body }) => {
-        const { note, ...input } = body;
+        const note = body.note;
+        const input = normalized(body);
         await services.recorder.flush();
         const row = await users.update(params.id, input, { ...actor, note });
         if (!row) throw notFound('user', params.id);
@@ -212,6 +234,41 @@ export function accountRoutes(services: Services) {
         return g;
       },
     });
+    const groupBody = { price_factor: z.number().finite().nonnegative(), models: z.array(z.string().min(1)).nullable().optional(), description: z.string().max(500).nullable().optional() };
+    adminRoute(app, {
+      method: 'POST',
+      url: '/groups',
+      tag: 'Groups',
+      summary: 'Create a group (409 if one of that name exists)',
+      status: 201,
+      body: z.strictObject({ name: nameParams.shape.name, ...groupBody, price_factor: groupBody.price_factor.default(1) }),
+      handler: async ({ body }) => {
+        const { name, ...input } = body;
+        if (services.groups.get(name) && services.groups.get(name)?.source !== 'builtin') throw new GatewayError('conflict', `Group '${name}' exists already.`, { param: 'name', publicCode: 'conflict' });
+        const g = await services.groups.upsert(name, input);
+        await users.refreshAll();
+        return g;
+      },
+    });
+    adminRoute(app, {
+      method: 'PATCH',
+      url: '/groups/:name',
+      tag: 'Groups',
+      summary: 'Change a group made here',
+      params: nameParams,
+      body: z.strictObject({ price_factor: groupBody.price_factor.optional(), models: groupBody.models, description: groupBody.description }),
+      handler: async ({ params, body }) => {
+        const current = services.groups.get(params.name);
+        if (!current || current.source === 'builtin') throw notFound('group', params.name);
+        const g = await services.groups.upsert(params.name, {
+          price_factor: body.price_factor ?? current.price_factor,
+          models: body.models === undefined ? current.models : body.models,
+          description: body.description === undefined ? current.description : body.description,
+        });
+        await users.refreshAll();
+        return g;
+      },
+    });
     adminRoute(app, {
       method: 'DELETE',
       url: '/groups/:name',
@@ -233,20 +290,24 @@ export function accountRoutes(services: Services) {
       summary: 'Make N codes worth an amount each (shown once)',
       status: 201,
       body: z.strictObject({
-        amount_usd: usd.positive(),
+        amount_usd: usd.positive().optional(),
+        /** The same as amount_usd. */
+        amount: usd.positive().optional(),
         count: z.number().int().min(1).max(1000).default(1),
         name: z.string().trim().min(1).max(200).optional(),
         expires_at: keyExpiresAt.optional(),
       }),
       handler: async ({ body }) => {
+        const amountUsd = body.amount_usd ?? body.amount;
+        if (amountUsd === undefined) throw new GatewayError('invalid_request_error', "Invalid 'amount_usd': the amount each code is worth, in USD, is required.", { param: 'amount_usd', publicCode: 'missing_required_parameter' });
         const at = services.now();
         const made = Array.from({ length: body.count }, () => ({ id: generateId('rc'), code: generateCode('SY') }));
         const rows = made.map((m) => ({
           id: m.id,
           code_hash: hashSecret(normalizeCode(m.code)),
           code_prefix: `${m.code.slice(0, 8)}...`,
-          name: body.name ?? `$${body.amount_usd} codes`,
-          amount_usd: body.amount_usd,
+          name: body.name ?? `$${amountUsd} codes`,
+          amount_usd: amountUsd,
           created_at: at,
           expires_at: body.expires_at ?? null,
           redeemed_at: null,

@@ -85,22 +85,23 @@ export function portalRoutes(services: Services) {
 
     app.post('/sign-up', route, async (request, reply) => {
       const body = parseJsonBody(
-        z.strictObject({ email: z.email().max(320), password, display_name: z.string().trim().min(1).max(200).optional(), invite_code: z.string().max(200).optional() }),
+        z.strictObject({ email: z.email().max(320), password, display_name: z.string().trim().min(1).max(200).optional(), invite_code: z.string().max(200).optional(), invite: z.string().max(200).optional() }),
         request.body,
       );
+      const inviteCode = body.invite_code ?? body.invite;
       if (cfg.signup === 'closed') throw new GatewayError('signup_closed', 'Sign-up is closed here; ask the operator for an account.', { publicCode: 'signup_closed' });
       let inviteId: string | undefined;
       if (cfg.signup === 'invite') {
-        const invite = body.invite_code ? await services.invites.findByHash(hashSecret(normalizeCode(body.invite_code))) : undefined;
+        const invite = inviteCode ? await services.invites.findByHash(hashSecret(normalizeCode(inviteCode))) : undefined;
         if (!invite || invite.used_at !== null || (invite.expires_at !== null && invite.expires_at <= services.now())) {
-          throw new GatewayError('invalid_request_error', body.invite_code ? 'This invite code is not valid (unknown, used or expired).' : 'Sign-up here needs an invite code (invite_code).', {
+          throw new GatewayError('invalid_request_error', inviteCode ? 'This invite code is not valid (unknown, used or expired).' : 'Sign-up here needs an invite code (invite_code).', {
             param: 'invite_code',
             publicCode: 'invalid_invite',
           });
         }
         inviteId = invite.id;
       }
-      const { invite_code: _ignored, ...input } = body;
+      const input = { email: body.email, password: body.password, display_name: body.display_name };
       const row = await users.create({ ...input, group: cfg.default_group, balance_usd: cfg.signup_balance_usd }, { name: 'signup', note: inviteId ? `invite ${inviteId}` : 'sign-up' });
       if (inviteId && !(await services.invites.use(inviteId, row.id, services.now()))) {
         // Another sign-up took the invite first: this account is withdrawn again.
@@ -236,9 +237,12 @@ export function portalRoutes(services: Services) {
     });
 
     app.post('/redeem', authed, async (request) => {
-      const body = parseJsonBody(z.strictObject({ code: z.string().trim().min(1).max(200) }), request.body);
+      // `key` is what one-api's top-up form calls the code.
+      const body = parseJsonBody(z.strictObject({ code: z.string().trim().min(1).max(200).optional(), key: z.string().trim().min(1).max(200).optional() }), request.body);
+      const code = body.code ?? body.key;
+      if (code === undefined) throw new GatewayError('invalid_request_error', "Invalid 'code': the redemption code is required.", { param: 'code', publicCode: 'missing_required_parameter' });
       const u = user(request);
-      const { amountUsd, codeId } = await users.redeem(u.id, body.code);
+      const { amountUsd, codeId } = await users.redeem(u.id, code);
       await services.recorder.flush();
       const row = await users.repo.findById(u.id);
       const view: UserView | undefined = row && users.view(row);
