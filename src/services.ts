@@ -126,6 +126,7 @@ export function createServices(opts: ServiceOptions): Services {
   const groups = new GroupService(config, store, now);
   const users = new UserService({ store, groups, pendingSpend: (id) => recorder.pendingUserSpend(id), now });
   keys.userOf = (id) => users.state(id);
+  keys.prefetchUsers = (ids) => users.prefetch(ids);
   const sessions = new SessionService(store, now);
   const redis = config.redis ? openRedis(config.redis, log) : undefined;
   const prefix = opts.redisPrefix ?? 'switchyard:';

@@ -153,6 +153,24 @@ export class UserService {
     return state;
   }
 
+  /** Re-reads, in chunks, the users among `ids` that are not cached or whose cached state is stale. */
+  async prefetch(ids: readonly string[]): Promise<void> {
+    const now = this.deps.now();
+    const due = ids.filter((id) => {
+      const e = this.cache.get(id);
+      return !e || now - e.loadedAt >= this.ttlMs;
+    });
+    for (let i = 0; i < due.length; i += 500) {
+      for (const row of await this.repo.findByIds(due.slice(i, i + 500))) {
+        const entry = this.cache.get(row.id);
+        if (entry) {
+          this.toState(row, entry.state);
+          entry.loadedAt = now;
+        } else this.cache.set(row.id, { state: this.toState(row), loadedAt: now });
+      }
+    }
+  }
+
   /** Another instance (or this one) changed users or groups: reload every cached user in place. */
   async refreshAll(): Promise<void> {
     const ids = [...this.cache.keys()];

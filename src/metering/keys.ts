@@ -111,6 +111,8 @@ export class KeyService {
   onChange: () => void = () => undefined;
   /** Resolves a key's user (set once the user service exists). */
   userOf: (userId: string) => Promise<UserState | undefined> = async () => undefined;
+  /** Brings many users' cached states up to date in one read (before userOf is asked for each). */
+  prefetchUsers: (userIds: string[]) => Promise<void> = async () => undefined;
 
   constructor(
     private readonly repo: ApiKeysRepository,
@@ -211,6 +213,8 @@ export class KeyService {
     for (const [h, e] of this.cache) if (e.state === null) this.cache.delete(h);
     for (let i = 0; i < hashes.length; i += 500) {
       const rows = await this.repo.findByHashes(hashes.slice(i, i + 500));
+      // Their users in one read, not one each as toState() asks for them.
+      await this.prefetchUsers([...new Set(rows.flatMap((r) => (r.user_id ? [r.user_id] : [])))]);
       const loadedAt = this.now();
       const found = new Set<string>();
       for (const row of rows) {

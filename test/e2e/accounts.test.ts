@@ -594,3 +594,27 @@ describe('other spellings of the same fields', () => {
     expect((await p.call('POST', '/portal/redeem', {})).status).toBe(400);
   });
 });
+
+describe('refreshing many cached keys', () => {
+  it('reads their users in one query per 500, not one per key', async () => {
+    const made = await Promise.all(Array.from({ length: 30 }, (_, i) => makeUser({ email: `bulk${i}@example.com`, balance_usd: 1 })));
+    const keys = await Promise.all(made.map((u) => userKey(u.id as string)));
+    for (const k of keys) await ask(k.key);
+    // As after a quiet spell: every cached user older than its lifetime.
+    for (const e of (gw.services.users as unknown as { cache: Map<string, { loadedAt: number }> }).cache.values()) e.loadedAt = 0;
+    const repo = gw.services.users.repo;
+    const original = repo.findByIds.bind(repo);
+    const asked: number[] = [];
+    repo.findByIds = (ids) => {
+      asked.push(ids.length);
+      return original(ids);
+    };
+    try {
+      await gw.services.keys.refreshAll();
+    } finally {
+      repo.findByIds = original;
+    }
+    expect(asked.length).toBe(1);
+    expect(asked[0]).toBeGreaterThanOrEqual(30);
+  });
+});
