@@ -5,6 +5,7 @@ import type { Store } from '../store/db.ts';
 import { LedgerRepository } from '../store/ledger.repository.ts';
 import { RedemptionCodesRepository } from '../store/redemption-codes.repository.ts';
 import type { UserRow } from '../store/tables.ts';
+import { roundUsd as round } from '../store/usage-records.repository.ts';
 import { UsersRepository } from '../store/users.repository.ts';
 import type { GroupService } from './groups.ts';
 import { hashPassword } from './passwords.ts';
@@ -57,7 +58,6 @@ export interface Actor {
   note?: string | null;
 }
 
-const round = (usd: number): number => Math.round(usd * 1e9) / 1e9;
 
 /** A UNIQUE violation (SQLite or PostgreSQL): two sign-ups or edits took the same email at the same moment. */
 function emailTaken(err: unknown, email: string): GatewayError | undefined {

@@ -52,14 +52,11 @@ export async function keyCounters(key: KeyState, reservation: Reservation, price
   if (key.quotaTokens !== null) {
     out.push({ kind: 'quota', key: base + COUNTER_SUFFIX.quotaTokens, limit: key.quotaTokens, used: key.usedTokens, amount: await reservation.tokens() });
   }
-  const factor = key.user?.priceFactor ?? 1;
-  if (key.quotaUsd !== null) {
-    out.push({ kind: 'quota', key: base + COUNTER_SUFFIX.quotaUsd, limit: key.quotaUsd, used: key.usedUsd, amount: (await reservation.usd(price)) * factor });
-  }
   const user = key.user;
-  if (user) {
-    out.push({ kind: 'quota', key: `user:${user.id}${COUNTER_SUFFIX.quotaUsd}`, limit: user.creditedUsd, used: user.spentUsd, amount: (await reservation.usd(price)) * factor });
-  }
+  // Dollars reserved at the user's group prices; computed once for the key's quota and the user's balance.
+  const usd = key.quotaUsd !== null || user ? (await reservation.usd(price)) * (user?.priceFactor ?? 1) : 0;
+  if (key.quotaUsd !== null) out.push({ kind: 'quota', key: base + COUNTER_SUFFIX.quotaUsd, limit: key.quotaUsd, used: key.usedUsd, amount: usd });
+  if (user) out.push({ kind: 'quota', key: `user:${user.id}${COUNTER_SUFFIX.quotaUsd}`, limit: user.creditedUsd, used: user.spentUsd, amount: usd });
   return out;
 }
 

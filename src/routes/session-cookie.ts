@@ -1,6 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IpMatcher } from '../core/ip-allow-list.ts';
 
+/** The portal's session cookie (users signed in to /portal). */
+export const PORTAL_COOKIE = 'sy_session';
+
 /** One cookie from the Cookie header (no attributes to parse on the way in). */
 export function readCookie(request: FastifyRequest, name: string): string | undefined {
   const header = request.headers.cookie;

@@ -45,25 +45,6 @@ function preparedInsert(db: SQLite.Database): SQLite.Statement {
 export class UsageRecordsRepository {
   constructor(private readonly store: Store) {}
 
-  async insertMany(rows: NewUsageRecord[]): Promise<void> {
-    if (rows.length === 0) return;
-    if (this.store.sqlite) {
-      // One statement prepared once and run per row (inside the caller's transaction) costs
-      // about half of building and preparing a fresh multi-row insert every flush.
-      const insert = preparedInsert(this.store.sqlite);
-      for (const row of rows) insert.run(hasEveryColumn(row) ? row : withDefaults(row));
-      return;
-    }
-    // PostgreSQL allows 65535 bound parameters; 24 columns a row -> chunks of 500 stay well below.
-    for (let i = 0; i < rows.length; i += 500) {
-      await this.store.db
-        .insertInto('usage_records')
-        .values(rows.slice(i, i + 500))
-        .onConflict((oc) => oc.column('request_id').doNothing())
-        .execute();
-    }
-  }
-
   /**
    * Inserts each row unless its request id is already stored; returns the rows that were new
    * (what the caller may charge for). One prepared statement per row on SQLite (its change count
@@ -108,31 +89,20 @@ export class UsageRecordsRepository {
     cost_usd: sql<number>`coalesce(sum(case when charged = 1 then cost_usd else 0 end), 0)`,
   };
 
-  async totals(f: UsageFilter): Promise<UsageTotals> {
+  /** The UsageTotals columns, as select expressions. */
+  private static totalsColumns() {
     const s = UsageRecordsRepository.sums;
-    const row = await this.filtered(f)
-      .select([
-        s.requests.as('requests'),
-        s.prompt_tokens.as('prompt_tokens'),
-        s.completion_tokens.as('completion_tokens'),
-        s.total_tokens.as('total_tokens'),
-        s.cost_usd.as('cost_usd'),
-      ])
-      .executeTakeFirstOrThrow();
+    return [s.requests.as('requests'), s.prompt_tokens.as('prompt_tokens'), s.completion_tokens.as('completion_tokens'), s.total_tokens.as('total_tokens'), s.cost_usd.as('cost_usd')] as const;
+  }
+
+  async totals(f: UsageFilter): Promise<UsageTotals> {
+    const row = await this.filtered(f).select(UsageRecordsRepository.totalsColumns()).executeTakeFirstOrThrow();
     return normalise(row);
   }
 
   async byModel(f: UsageFilter): Promise<Array<UsageTotals & { model: string }>> {
-    const s = UsageRecordsRepository.sums;
     const rows = await this.filtered(f)
-      .select([
-        'model',
-        s.requests.as('requests'),
-        s.prompt_tokens.as('prompt_tokens'),
-        s.completion_tokens.as('completion_tokens'),
-        s.total_tokens.as('total_tokens'),
-        s.cost_usd.as('cost_usd'),
-      ])
+      .select(['model', ...UsageRecordsRepository.totalsColumns()])
       .groupBy('model')
       .orderBy('model')
       .execute();
@@ -140,15 +110,10 @@ export class UsageRecordsRepository {
   }
 
   async byEndpoint(f: UsageFilter): Promise<Array<UsageTotals & { endpoint: string; unit: string; quantity: number }>> {
-    const s = UsageRecordsRepository.sums;
     const rows = await this.filtered(f)
       .select([
         'endpoint',
-        s.requests.as('requests'),
-        s.prompt_tokens.as('prompt_tokens'),
-        s.completion_tokens.as('completion_tokens'),
-        s.total_tokens.as('total_tokens'),
-        s.cost_usd.as('cost_usd'),
+        ...UsageRecordsRepository.totalsColumns(),
         sql<string>`max(unit)`.as('unit'),
         sql<number>`coalesce(sum(case when charged = 1 then quantity else 0 end), 0)`.as('quantity'),
       ])
@@ -172,18 +137,9 @@ export class UsageRecordsRepository {
 
   /** Requests, tokens and cost per UTC day and model. */
   async dailyByModel(f: UsageFilter): Promise<Array<UsageTotals & { day: number; model: string }>> {
-    const s = UsageRecordsRepository.sums;
     const day = sql<number>`created_at / ${sql.lit(DAY_MS)}`;
     const rows = await this.filtered(f)
-      .select([
-        day.as('day'),
-        'model',
-        s.requests.as('requests'),
-        s.prompt_tokens.as('prompt_tokens'),
-        s.completion_tokens.as('completion_tokens'),
-        s.total_tokens.as('total_tokens'),
-        s.cost_usd.as('cost_usd'),
-      ])
+      .select([day.as('day'), 'model', ...UsageRecordsRepository.totalsColumns()])
       .groupBy([day, 'model'])
       .orderBy('day')
       .orderBy('model')

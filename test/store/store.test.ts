@@ -69,7 +69,7 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
 
   it('sums usage per key, model and day, counting only charged records', async () => {
     const usage = new UsageRecordsRepository(store);
-    await usage.insertMany([
+    await usage.insertNew([
       record('r1'),
       record('r2', { model: 'gpt-4o', prompt_tokens: 100, completion_tokens: 50, total_tokens: 150, cost_usd: 0.01 }),
       record('r3', { created_at: Date.UTC(2026, 0, 3, 1) }),
@@ -77,7 +77,7 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       record('r5', { key_id: 'key_b' }),
     ]);
     // Re-inserting a request id is ignored (a retried flush never double-counts).
-    await usage.insertMany([record('r1')]);
+    await usage.insertNew([record('r1')]);
     expect(await usage.totals({ keyId: 'key_a' })).toEqual({
       requests: 4, prompt_tokens: 120, completion_tokens: 60, total_tokens: 180, cost_usd: 0.012,
     });

@@ -5,7 +5,8 @@ import { GatewayError } from '../../core/errors.ts';
 import { generateId, hashSecret } from '../../metering/keys.ts';
 import type { Services } from '../../services.ts';
 import type { InviteRow, RedemptionCodeRow } from '../../store/tables.ts';
-import { adminRoute, idParam, limitParam, timeParam } from './admin-route.ts';
+import { roundUsd } from '../../store/usage-records.repository.ts';
+import { adminRoute, cursorRow, idParam, limitParam, pageOf, timeParam } from './admin-route.ts';
 import { keyExpiresAt } from './key-input.ts';
 
 function notFound(what: string, id: string): GatewayError {
@@ -70,12 +71,6 @@ function inviteView(r: InviteRow) {
   };
 }
 
-const listOf = <T extends { id: string }>(data: T[], limit: number) => ({
-  object: 'list' as const,
-  data: data.slice(0, limit),
-  has_more: data.length > limit,
-  last_id: data.slice(0, limit).at(-1)?.id ?? null,
-});
 
 /** Users, groups, balances, redemption codes, invites and the audit log (the accounts issue). */
 export function accountRoutes(services: Services) {
@@ -115,14 +110,10 @@ export function accountRoutes(services: Services) {
       summary: 'List users, newest first',
       query: z.strictObject({ search: z.string().max(200).optional(), group: z.string().optional(), status: status.optional(), limit: limitParam(500, 100), after: idParam.optional() }),
       handler: async ({ query }) => {
-        let after: { createdAt: number; id: string } | undefined;
-        if (query.after) {
-          const row = (await users.repo.findByIds([query.after]))[0];
-          if (!row) throw new GatewayError('invalid_request_error', `Unknown cursor user '${query.after}'.`, { param: 'after', publicCode: 'invalid_value' });
-          after = { createdAt: row.created_at, id: row.id };
-        }
+        const row = query.after ? await cursorRow(users.repo.findByIds([query.after]).then((r) => r[0]), query.after, 'after') : undefined;
+        const after = row && { createdAt: row.created_at, id: row.id };
         const rows = await users.repo.list({ limit: query.limit + 1, after, search: query.search, group: query.group, status: query.status });
-        return listOf(rows.map((r) => users.view(r)), query.limit);
+        return pageOf(rows.map((r) => users.view(r)), query.limit);
       },
     });
 
@@ -326,14 +317,10 @@ export function accountRoutes(services: Services) {
       summary: 'List codes (without the codes), newest first',
       query: z.strictObject({ status: z.enum(['unused', 'redeemed']).optional(), name: z.string().optional(), limit: limitParam(500, 100), after: idParam.optional() }),
       handler: async ({ query }) => {
-        let after: { createdAt: number; id: string } | undefined;
-        if (query.after) {
-          const row = await services.redemptionCodes.findById(query.after);
-          if (!row) throw new GatewayError('invalid_request_error', `Unknown cursor '${query.after}'.`, { param: 'after', publicCode: 'invalid_value' });
-          after = { createdAt: row.created_at, id: row.id };
-        }
+        const row = query.after ? await cursorRow(services.redemptionCodes.findById(query.after), query.after, 'after') : undefined;
+        const after = row && { createdAt: row.created_at, id: row.id };
         const rows = await services.redemptionCodes.list({ limit: query.limit + 1, after, status: query.status, name: query.name });
-        return listOf(rows.map(codeView), query.limit);
+        return pageOf(rows.map(codeView), query.limit);
       },
     });
 
@@ -385,13 +372,10 @@ export function accountRoutes(services: Services) {
       summary: 'List invites (without the codes), newest first',
       query: z.strictObject({ limit: limitParam(500, 100), after: idParam.optional() }),
       handler: async ({ query }) => {
-        let after: { createdAt: number; id: string } | undefined;
-        if (query.after) {
-          const row = await services.store.db.selectFrom('invites').select(['created_at', 'id']).where('id', '=', query.after).executeTakeFirst();
-          if (!row) throw new GatewayError('invalid_request_error', `Unknown cursor '${query.after}'.`, { param: 'after', publicCode: 'invalid_value' });
-          after = { createdAt: Number(row.created_at), id: row.id };
-        }
-        return listOf((await services.invites.list(query.limit + 1, after)).map(inviteView), query.limit);
+        const cursor = query.after;
+        const row = cursor ? await cursorRow(services.store.db.selectFrom('invites').select(['created_at', 'id']).where('id', '=', cursor).executeTakeFirst(), cursor, 'after') : undefined;
+        const after = row && { createdAt: Number(row.created_at), id: row.id };
+        return pageOf((await services.invites.list(query.limit + 1, after)).map(inviteView), query.limit);
       },
     });
 
@@ -421,14 +405,11 @@ export function accountRoutes(services: Services) {
         before: idParam.optional(),
       }),
       handler: async ({ query }) => {
-        let before: { at: number; id: string } | undefined;
-        if (query.before) {
-          const row = await services.store.db.selectFrom('audit_log').select(['at', 'id']).where('id', '=', query.before).executeTakeFirst();
-          if (!row) throw new GatewayError('invalid_request_error', `Unknown cursor '${query.before}'.`, { param: 'before', publicCode: 'invalid_value' });
-          before = { at: Number(row.at), id: row.id };
-        }
+        const cursor = query.before;
+        const row = cursor ? await cursorRow(services.store.db.selectFrom('audit_log').select(['at', 'id']).where('id', '=', cursor).executeTakeFirst(), cursor, 'before') : undefined;
+        const before = row && { at: Number(row.at), id: row.id };
         const rows = await services.audit.repo.list({ limit: query.limit + 1, before, targetType: query.target_type, targetId: query.target_id, start: query.start, end: query.end });
-        return listOf(rows.map((r) => services.audit.view(r)), query.limit);
+        return pageOf(rows.map((r) => services.audit.view(r)), query.limit);
       },
     });
   };
@@ -436,18 +417,16 @@ export function accountRoutes(services: Services) {
 
 /** One page of a user's ledger; `before` is the last entry's `id` of the previous page. */
 export async function ledgerPage(services: Services, userId: string, limit: number, before: string | undefined) {
-  let cursor: { at: number; key: string } | undefined;
-  if (before) {
-    const row = await services.store.db.selectFrom('ledger_entries').select(['created_at', 'entry_key']).where('entry_key', '=', before).where('user_id', '=', userId).executeTakeFirst();
-    if (!row) throw new GatewayError('invalid_request_error', `Unknown cursor '${before}'.`, { param: 'before', publicCode: 'invalid_value' });
-    cursor = { at: Number(row.created_at), key: row.entry_key };
-  }
+  const row = before
+    ? await cursorRow(services.store.db.selectFrom('ledger_entries').select(['created_at', 'entry_key']).where('entry_key', '=', before).where('user_id', '=', userId).executeTakeFirst(), before, 'before')
+    : undefined;
+  const cursor = row && { at: Number(row.created_at), key: row.entry_key };
   const rows = await services.users.ledgerEntries(userId, limit + 1, cursor);
   const data = rows.map((r) => ({
     id: r.entry_key,
     object: 'ledger_entry' as const,
     kind: r.kind,
-    amount_usd: Math.round(Number(r.amount_usd) * 1e9) / 1e9,
+    amount_usd: roundUsd(Number(r.amount_usd)),
     requests: Number(r.requests),
     ref: r.ref,
     note: r.note,
@@ -455,5 +434,5 @@ export async function ledgerPage(services: Services, userId: string, limit: numb
     created_at: Math.floor(Number(r.created_at) / 1000),
     updated_at: Math.floor(Number(r.updated_at) / 1000),
   }));
-  return listOf(data, limit);
+  return pageOf(data, limit);
 }

@@ -170,5 +170,22 @@ export const timeParam = z
     return ms;
   });
 
+/** A page of a list in the OpenAI list shape: `{object: "list", data, first_id, last_id, has_more}`. */
+export function listPage<T extends { id: string }>(data: T[], hasMore: boolean) {
+  return { object: 'list' as const, data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: hasMore };
+}
+
+/** A page from a query that read one row more than `limit` (that row says whether more follow). */
+export function pageOf<T extends { id: string }>(rows: T[], limit: number) {
+  return listPage(rows.slice(0, limit), rows.length > limit);
+}
+
+/** The row an `after`/`before` cursor names, or a 400 naming the parameter. */
+export async function cursorRow<T>(find: Promise<T | undefined>, id: string, param: string): Promise<T> {
+  const row = await find;
+  if (!row) throw new GatewayError('invalid_request_error', `Unknown cursor '${id}'.`, { param, publicCode: 'invalid_value' });
+  return row;
+}
+
 /** An id-like path parameter. */
 export const idParam = z.string().min(1).max(200);

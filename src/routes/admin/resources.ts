@@ -7,7 +7,7 @@ import type { ConversationMessage } from '../../store/conversation-store.ts';
 import { encodeTask } from '../mj/encode-task.ts';
 import { batchObject } from '../v1/batches.ts';
 import { encodeFileObject, readable } from '../v1/files.ts';
-import { adminRoute, idParam, limitParam } from './admin-route.ts';
+import { adminRoute, idParam, limitParam, listPage } from './admin-route.ts';
 
 const secs = (ms: number): number => Math.floor(ms / 1000);
 
@@ -20,9 +20,6 @@ const pageQuery = {
 const listOf = (item: z.ZodType) =>
   z.object({ object: z.literal('list'), data: z.array(item), first_id: z.string().nullable(), last_id: z.string().nullable(), has_more: z.boolean() });
 
-function list<T extends { id: string }>(data: T[], hasMore: boolean) {
-  return { object: 'list' as const, data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: hasMore };
-}
 
 /** Batches, files, conversations and Midjourney tasks of every key (or one), newest first, for the dashboard. */
 export function resourceRoutes(services: Services) {
@@ -36,7 +33,7 @@ export function resourceRoutes(services: Services) {
       response: listOf(z.object({ id: z.string(), object: z.literal('batch'), status: z.string(), key_id: z.string() }).passthrough()),
       handler: async ({ query }) => {
         const { rows, hasMore } = await services.batches.list({ keyId: query.key_id, after: query.after, limit: query.limit });
-        return list(rows.map((b) => ({ ...batchObject(b), id: b.id, key_id: b.key_id })), hasMore);
+        return listPage(rows.map((b) => ({ ...batchObject(b), id: b.id, key_id: b.key_id })), hasMore);
       },
     });
 
@@ -81,7 +78,7 @@ export function resourceRoutes(services: Services) {
       ),
       handler: async ({ query }) => {
         const { rows, hasMore } = await listFiles(services.store, { keyId: query.key_id, purpose: query.purpose, after: query.after, limit: query.limit, order: 'desc', now: services.now() });
-        return list(rows.map((f) => ({ ...encodeFileObject(f), key_id: f.key_id })), hasMore);
+        return listPage(rows.map((f) => ({ ...encodeFileObject(f), key_id: f.key_id })), hasMore);
       },
     });
 
@@ -127,10 +124,10 @@ export function resourceRoutes(services: Services) {
             });
           }
           const { data, hasMore } = await store.list(query.key_id, { limit: query.limit, after: query.after }, now);
-          return list(data.map(view), hasMore);
+          return listPage(data.map(view), hasMore);
         }
         const { rows, hasMore } = await listConversations(services.store, { keyId: query.key_id, after: query.after, limit: query.limit, order: 'desc', now });
-        return list(
+        return listPage(
           rows.map((r) =>
             view({ id: r.id, keyId: r.key_id, model: r.model, messages: JSON.parse(r.messages_json) as ConversationMessage[], createdAt: r.created_at, updatedAt: r.updated_at, expiresAt: r.expires_at }),
           ),
@@ -148,7 +145,7 @@ export function resourceRoutes(services: Services) {
       response: listOf(z.object({ id: z.string(), key_id: z.string(), upstream: z.string(), status: z.string(), action: z.string() }).passthrough()),
       handler: async ({ query }) => {
         const { rows, hasMore } = await listMjTasks(services.store, { keyId: query.key_id, status: query.status, after: query.after, limit: query.limit, order: 'desc' });
-        return list(
+        return listPage(
           rows.map((t) => ({ ...encodeTask(t), key_id: t.key_id, upstream: t.upstream, mode: t.mode, created_at: secs(t.created_at), updated_at: secs(t.updated_at) })),
           hasMore,
         );

@@ -12,10 +12,10 @@ import { roundUsd } from '../../store/usage-records.repository.ts';
 import { ledgerPage } from '../admin/accounts.ts';
 import { createSchema as keyCreateSchema, updateSchema as keyUpdateSchema } from '../admin/key-input.ts';
 import { sameOrigin } from '../same-origin.ts';
-import { clearSessionCookie, readCookie, setSessionCookie } from '../session-cookie.ts';
+import { decodeCursor, encodeCursor } from '../../store/request-log.repository.ts';
+import { clearSessionCookie, PORTAL_COOKIE, readCookie, setSessionCookie } from '../session-cookie.ts';
 import { parseTimeParam } from '../time-param.ts';
 
-export const PORTAL_COOKIE = 'sy_session';
 const DAY_MS = 86_400_000;
 
 declare module 'fastify' {
@@ -25,19 +25,6 @@ declare module 'fastify' {
 }
 
 const badCredentials = (): GatewayError => new GatewayError('invalid_credentials', 'Incorrect email or password.', { publicCode: 'invalid_credentials' });
-
-function cursorOf(at: number, id: string): string {
-  return Buffer.from(`${at}:${id}`).toString('base64url');
-}
-
-function parseCursor(cursor: string | undefined): { at: number; id: string } | undefined {
-  if (!cursor) return undefined;
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const i = text.indexOf(':');
-  const at = Number(text.slice(0, i));
-  if (i < 1 || !Number.isFinite(at)) throw new GatewayError('invalid_request_error', 'Invalid cursor.', { param: 'cursor', publicCode: 'invalid_value' });
-  return { at, id: text.slice(i + 1) };
-}
 
 /**
  * The self-service portal's API: sign-up, sign-in (an HttpOnly, SameSite=Strict session cookie),
@@ -194,7 +181,10 @@ export function portalRoutes(services: Services) {
       const end = parseTimeParam(q.end, 'end') ?? services.now() + 1;
       const start = parseTimeParam(q.start, 'start') ?? end - 30 * DAY_MS;
       const limit = Math.min(500, Math.max(1, Number(q.limit ?? 50) || 50));
-      const before = parseCursor(typeof q.cursor === 'string' ? q.cursor : undefined);
+      const given = typeof q.cursor === 'string' && q.cursor !== '' ? q.cursor : undefined;
+      const cursor = given === undefined ? undefined : decodeCursor(given);
+      if (given !== undefined && !cursor) throw new GatewayError('invalid_request_error', 'Invalid cursor.', { param: 'cursor', publicCode: 'invalid_value' });
+      const before = cursor && { at: cursor.createdAt, id: cursor.requestId };
       await services.recorder.flush();
       const repo = services.recorder.repository;
       const filter = { userId: user(request).id, start, end };
@@ -225,7 +215,7 @@ export function portalRoutes(services: Services) {
             latency_ms: r.latency_ms,
           })),
           has_more: rows.length > limit,
-          next_cursor: rows.length > limit && last ? cursorOf(Number(last.created_at), last.request_id) : null,
+          next_cursor: rows.length > limit && last ? encodeCursor({ createdAt: Number(last.created_at), requestId: last.request_id }) : null,
         },
       };
     });

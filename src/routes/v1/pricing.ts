@@ -1,11 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import { GatewayError } from '../../core/errors.ts';
 import type { Services } from '../../services.ts';
-import { readCookie } from '../session-cookie.ts';
+import { PORTAL_COOKIE, readCookie } from '../session-cookie.ts';
+import { roundUsd } from '../../store/usage-records.repository.ts';
 import { presentedKey } from './auth.ts';
 
-const PORTAL_COOKIE = 'sy_session';
-const r = (v: number | undefined, f: number): number | null => (v === undefined ? null : Math.round(v * f * 1e9) / 1e9);
+const r = (v: number | undefined, f: number): number | null => (v === undefined ? null : roundUsd(v * f));
 /** A per-image price may be one figure or one per size. */
 const scaled = (v: number | Record<string, number> | undefined, f: number): number | Record<string, number | null> | null =>
   typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, r(x, f)])) : r(v, f);

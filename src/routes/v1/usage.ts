@@ -70,8 +70,8 @@ export function usageRoutes(services: Services) {
         quota_tokens: key.quotaTokens,
         used_tokens: key.usedTokens,
         ...(key.user && {
-          balance_usd: Math.round((key.user.creditedUsd - key.user.spentUsd) * 1e9) / 1e9,
-          spent_usd: Math.round(key.user.spentUsd * 1e9) / 1e9,
+          balance_usd: roundUsd(key.user.creditedUsd - key.user.spentUsd),
+          spent_usd: roundUsd(key.user.spentUsd),
           group: key.user.groupName,
         }),
       };
