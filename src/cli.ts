@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { warmTokenizer } from './core/tokens.ts';
 import { buildApp, closeApp } from './app.ts';
+import { applyHeapGrowth } from './heap-growth.ts';
 import { createLogger } from './logger.ts';
 import { KeyService } from './metering/keys.ts';
 import { UsageRecorder } from './metering/usage-recorder.ts';
@@ -40,6 +41,7 @@ async function warmTokenizerIfNeeded(services: Services): Promise<void> {
 async function serve(argv: string[]): Promise<void> {
   const { path, config } = loadConfig(argv, process.env);
   const log = createLogger(config.log_level);
+  applyHeapGrowth(config.heap_growing_percent);
   if (!path) {
     const ollama = await detectLocalOllama(log);
     if (ollama) config.upstreams.push(ollama);

@@ -293,6 +293,8 @@ export const configSchema = z
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** One structured access line per request (no secrets, no prompt text). */
     log_requests: z.boolean().default(false),
+    /** V8's old-generation growth between full GCs, in percent of what survived (0: V8's own, up to 300 %). */
+    heap_growing_percent: z.number().int().min(0).max(1000).default(50),
     /** How long a dashboard sign-in (POST /admin/session) lasts. */
     admin_session_ttl_minutes: z.number().positive().default(720),
     metrics: metricsSchema.default(metricsSchema.parse({})),

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Store } from './db.ts';
+import { prepared, sqliteTransaction, type Store } from './db.ts';
 import type { BatchLineRow, BatchRow } from './tables.ts';
 
 export type NewBatchRow = Omit<
@@ -17,6 +17,42 @@ export interface LineResult {
 
 /** Statuses of a batch that still has work to do. */
 export const ACTIVE_BATCH_STATUSES = ['validating', 'in_progress', 'finalizing', 'cancelling'] as const;
+
+// SQLite forms of claimLines' and finishLines' statements (PostgreSQL goes through Kysely, with row locks).
+const IN_PROGRESS = `EXISTS (SELECT 1 FROM batches WHERE batches.id = ? AND batches.status = 'in_progress')`;
+const CLAIM_STALE_SQL = `SELECT line_no FROM batch_lines WHERE batch_id = ? AND status = 'running' AND claimed_until < ? AND ${IN_PROGRESS} LIMIT ?`;
+const CLAIM_PENDING_SQL = `SELECT line_no FROM batch_lines WHERE batch_id = ? AND line_no >= ? AND status = 'pending' AND ${IN_PROGRESS} ORDER BY line_no LIMIT ?`;
+const CLAIM_UPDATE_SQL = `UPDATE batch_lines SET status = 'running', claimed_by = ?, claimed_until = ?, attempts = attempts + 1
+  WHERE batch_id = ? AND line_no IN (SELECT value FROM json_each(?)) RETURNING *`;
+// claimed_by stays: which instance ran the line.
+const FINISH_LINE_SQL = `UPDATE batch_lines SET status = ?, result_json = ?, claimed_until = NULL
+  WHERE batch_id = ? AND line_no = ? AND status = 'running' AND claimed_by = ?`;
+const ADD_COUNTS_SQL = `UPDATE batches SET request_completed = request_completed + ?, request_failed = request_failed + ?,
+  input_tokens = input_tokens + ?, cached_tokens = cached_tokens + ?, output_tokens = output_tokens + ?, reasoning_tokens = reasoning_tokens + ?
+  WHERE id = ?`;
+
+interface Counts {
+  completed: number;
+  failed: number;
+  input: number;
+  cached: number;
+  output: number;
+  reasoning: number;
+}
+
+const newCounts = (): Counts => ({ completed: 0, failed: 0, input: 0, cached: 0, output: 0, reasoning: 0 });
+
+/** Adds a line that was recorded to the batch's counters; returns `recorded`. */
+function count(sum: Counts, r: LineResult, recorded: boolean): boolean {
+  if (!recorded) return false;
+  if (r.outcome === 'done') sum.completed++;
+  else sum.failed++;
+  sum.input += r.usage.input;
+  sum.cached += r.usage.cached;
+  sum.output += r.usage.output;
+  sum.reasoning += r.usage.reasoning;
+  return true;
+}
 
 /**
  * Batches and their lines. Work is shared through claims: a line is claimed by one
@@ -102,7 +138,18 @@ export class BatchesRepository {
    * lines it has claimed: each claim reads about `limit` rows.
    */
   async claimLines(batchId: string, owner: string, now: number, ms: number, limit: number, fromLine = 0): Promise<BatchLineRow[]> {
-    const pg = !this.store.sqlite;
+    const sqlite = this.store.sqlite;
+    if (sqlite) {
+      // The same statements, prepared once (Kysely's compile and prepare per query were most of a claim's CPU).
+      return sqliteTransaction(this.store, sqlite, () => {
+        const picked = (prepared(sqlite, CLAIM_STALE_SQL).pluck().all(batchId, now, batchId, limit) as number[]).slice();
+        if (picked.length < limit) {
+          for (const n of prepared(sqlite, CLAIM_PENDING_SQL).pluck().all(batchId, fromLine, batchId, limit - picked.length) as number[]) picked.push(n);
+        }
+        if (picked.length === 0) return [];
+        return prepared(sqlite, CLAIM_UPDATE_SQL).all(owner, now + ms, batchId, JSON.stringify(picked)) as BatchLineRow[];
+      });
+    }
     return this.store.db.transaction().execute(async (trx) => {
       const inProgress = trx.selectFrom('batches').select('batches.id').where('batches.id', '=', batchId).where('batches.status', '=', 'in_progress');
       let stale = trx
@@ -113,7 +160,7 @@ export class BatchesRepository {
         .where('claimed_until', '<', now)
         .where((eb) => eb.exists(inProgress))
         .limit(limit);
-      if (pg) stale = stale.forUpdate().skipLocked();
+      stale = stale.forUpdate().skipLocked();
       const picked = (await stale.execute()).map((r) => r.line_no);
       if (picked.length < limit) {
         let pending = trx
@@ -125,7 +172,7 @@ export class BatchesRepository {
           .where((eb) => eb.exists(inProgress))
           .orderBy('line_no')
           .limit(limit - picked.length);
-        if (pg) pending = pending.forUpdate().skipLocked();
+        pending = pending.forUpdate().skipLocked();
         for (const r of await pending.execute()) picked.push(r.line_no);
       }
       if (picked.length === 0) return [];
@@ -169,9 +216,21 @@ export class BatchesRepository {
    */
   async finishLines(batchId: string, owner: string, results: LineResult[]): Promise<boolean[]> {
     if (results.length === 0) return [];
+    const sqlite = this.store.sqlite;
+    if (sqlite) {
+      return sqliteTransaction(this.store, sqlite, () => {
+        const finish = prepared(sqlite, FINISH_LINE_SQL);
+        const sum = newCounts();
+        const recorded = results.map((r) => count(sum, r, finish.run(r.outcome, r.resultJson, batchId, r.lineNo, owner).changes > 0));
+        if (sum.completed + sum.failed > 0) {
+          prepared(sqlite, ADD_COUNTS_SQL).run(sum.completed, sum.failed, sum.input, sum.cached, sum.output, sum.reasoning, batchId);
+        }
+        return recorded;
+      });
+    }
     return this.store.db.transaction().execute(async (trx) => {
       const recorded: boolean[] = [];
-      const sum = { completed: 0, failed: 0, input: 0, cached: 0, output: 0, reasoning: 0 };
+      const sum = newCounts();
       for (const r of results) {
         const res = await trx
           .updateTable('batch_lines')
@@ -182,15 +241,7 @@ export class BatchesRepository {
           .where('status', '=', 'running')
           .where('claimed_by', '=', owner)
           .executeTakeFirst();
-        const ok = Number(res.numUpdatedRows) > 0;
-        recorded.push(ok);
-        if (!ok) continue;
-        if (r.outcome === 'done') sum.completed++;
-        else sum.failed++;
-        sum.input += r.usage.input;
-        sum.cached += r.usage.cached;
-        sum.output += r.usage.output;
-        sum.reasoning += r.usage.reasoning;
+        recorded.push(count(sum, r, Number(res.numUpdatedRows) > 0));
       }
       if (sum.completed + sum.failed > 0) {
         await trx

@@ -20,6 +20,34 @@ pg.types.setTypeParser(20, (v) => Number(v));
 // NUMERIC / DOUBLE come back as numbers too.
 pg.types.setTypeParser(1700, (v) => Number(v));
 
+const statements = new WeakMap<SQLite.Database, Map<string, SQLite.Statement>>();
+
+/** One prepared statement per SQL text and connection: Kysely compiles and prepares every query anew. */
+export function prepared(db: SQLite.Database, text: string): SQLite.Statement {
+  let byText = statements.get(db);
+  if (!byText) statements.set(db, (byText = new Map()));
+  let stmt = byText.get(text);
+  if (!stmt) byText.set(text, (stmt = db.prepare(text)));
+  return stmt;
+}
+
+/**
+ * Runs `fn` (prepared statements on the SQLite connection) as one transaction. With no
+ * transaction open on the connection it runs at once and synchronously, so nothing else can
+ * interleave; while a Kysely transaction holds the connection (open across awaits), it waits
+ * for it inside a Kysely transaction of its own.
+ */
+export function sqliteTransaction<T>(store: Store, sqlite: SQLite.Database, fn: () => T): Promise<T> {
+  if (!sqlite.inTransaction) {
+    try {
+      return Promise.resolve(sqlite.transaction(fn)());
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+  return store.db.transaction().execute(async () => fn());
+}
+
 /** `sqlite:PATH` (relative to cwd, or absolute; `sqlite::memory:` for tests) or `postgres://...`. */
 export function openStore(url: string, cwd = process.cwd()): Store {
   if (url.startsWith('sqlite:')) {

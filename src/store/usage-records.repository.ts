@@ -1,6 +1,5 @@
-import type SQLite from 'better-sqlite3';
 import { type SelectQueryBuilder, sql } from 'kysely';
-import type { Store } from './db.ts';
+import { prepared, type Store } from './db.ts';
 import type { Database, NewUsageRecord, UsageRecordRow } from './tables.ts';
 
 export interface UsageTotals {
@@ -29,18 +28,7 @@ const USAGE_COLUMNS = [
   'user_id',
 ] as const satisfies ReadonlyArray<keyof NewUsageRecord>;
 
-const insertStatements = new WeakMap<SQLite.Database, SQLite.Statement>();
-
-function preparedInsert(db: SQLite.Database): SQLite.Statement {
-  let stmt = insertStatements.get(db);
-  if (!stmt) {
-    stmt = db.prepare(
-      `INSERT INTO usage_records (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map((c) => `@${c}`).join(', ')}) ON CONFLICT (request_id) DO NOTHING`,
-    );
-    insertStatements.set(db, stmt);
-  }
-  return stmt;
-}
+const INSERT_SQL = `INSERT INTO usage_records (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map((c) => `@${c}`).join(', ')}) ON CONFLICT (request_id) DO NOTHING`;
 
 export class UsageRecordsRepository {
   constructor(private readonly store: Store) {}
@@ -53,7 +41,7 @@ export class UsageRecordsRepository {
   async insertNew(rows: NewUsageRecord[]): Promise<NewUsageRecord[]> {
     if (rows.length === 0) return [];
     if (this.store.sqlite) {
-      const insert = preparedInsert(this.store.sqlite);
+      const insert = prepared(this.store.sqlite, INSERT_SQL);
       return rows.filter((row) => insert.run(hasEveryColumn(row) ? row : withDefaults(row)).changes > 0);
     }
     const inserted: NewUsageRecord[] = [];
