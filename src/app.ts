@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import { lazyChildLogger } from './logger.ts';
 import { GatewayError } from './core/errors.ts';
 import './http-types.ts';
 import { protocolForUrl, renderError, toGatewayError } from './protocols/render-error.ts';
@@ -40,6 +42,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true },
   });
 
+  // The request's child logger is made the first time the request logs (most never do).
+  app.setChildLoggerFactory((logger, bindings, opts) => lazyChildLogger(logger as Logger, bindings, opts) as FastifyBaseLogger);
   app.decorateRequest('apiKey', null);
   app.decorateRequest('rawBody', undefined);
   app.decorateRequest('batch', null);

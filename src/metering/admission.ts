@@ -44,20 +44,57 @@ export const COUNTER_SUFFIX = { rpm: ':rpm', tpm: ':tpm', quotaTokens: ':qt', qu
  * reserved at the group's prices like the key's dollar quota.
  */
 export async function keyCounters(key: KeyState, reservation: Reservation, price: ModelInfo | undefined): Promise<Counter[]> {
-  const base = `key:${key.id}`;
-  const out: Counter[] = [];
-  if (key.rpm !== null) out.push({ kind: 'window', key: base + COUNTER_SUFFIX.rpm, limit: key.rpm, amount: 1 });
-  if (key.tpm !== null) out.push({ kind: 'window', key: base + COUNTER_SUFFIX.tpm, limit: key.tpm, amount: await reservation.tokens() });
-  if (key.maxConcurrency !== null) out.push({ kind: 'concurrency', key: base + COUNTER_SUFFIX.concurrency, limit: key.maxConcurrency });
-  if (key.quotaTokens !== null) {
-    out.push({ kind: 'quota', key: base + COUNTER_SUFFIX.quotaTokens, limit: key.quotaTokens, used: key.usedTokens, amount: await reservation.tokens() });
-  }
+  const names = counterNames(key);
   const user = key.user;
+  // One wait for the prompt count at most, shared by the token window, the token quota and the dollar reservations.
+  const tokens = key.tpm !== null || key.quotaTokens !== null ? await reservation.tokens() : 0;
   // Dollars reserved at the user's group prices; computed once for the key's quota and the user's balance.
   const usd = key.quotaUsd !== null || user ? (await reservation.usd(price)) * (user?.priceFactor ?? 1) : 0;
-  if (key.quotaUsd !== null) out.push({ kind: 'quota', key: base + COUNTER_SUFFIX.quotaUsd, limit: key.quotaUsd, used: key.usedUsd, amount: usd });
-  if (user) out.push({ kind: 'quota', key: `user:${user.id}${COUNTER_SUFFIX.quotaUsd}`, limit: user.creditedUsd, used: user.spentUsd, amount: usd });
+  const out: Counter[] = [];
+  if (key.rpm !== null) out.push({ kind: 'window', key: names.rpm, limit: key.rpm, amount: 1 });
+  if (key.tpm !== null) out.push({ kind: 'window', key: names.tpm, limit: key.tpm, amount: tokens });
+  if (key.maxConcurrency !== null) out.push({ kind: 'concurrency', key: names.concurrency, limit: key.maxConcurrency });
+  if (key.quotaTokens !== null) out.push({ kind: 'quota', key: names.quotaTokens, limit: key.quotaTokens, used: key.usedTokens, amount: tokens });
+  if (key.quotaUsd !== null) out.push({ kind: 'quota', key: names.quotaUsd, limit: key.quotaUsd, used: key.usedUsd, amount: usd });
+  if (user) {
+    if (names.userId !== user.id) {
+      names.userId = user.id;
+      names.userBalance = `user:${user.id}${COUNTER_SUFFIX.quotaUsd}`;
+    }
+    out.push({ kind: 'quota', key: names.userBalance, limit: user.creditedUsd, used: user.spentUsd, amount: usd });
+  }
   return out;
+}
+
+interface CounterNames {
+  rpm: string;
+  tpm: string;
+  concurrency: string;
+  quotaTokens: string;
+  quotaUsd: string;
+  userId: string | undefined;
+  userBalance: string;
+}
+
+/** Counter names per key, built once: the limit backends use them as map keys (a fresh string is hashed again). */
+const names = new WeakMap<KeyState, CounterNames>();
+
+function counterNames(key: KeyState): CounterNames {
+  let n = names.get(key);
+  if (!n) {
+    const base = `key:${key.id}`;
+    n = {
+      rpm: base + COUNTER_SUFFIX.rpm,
+      tpm: base + COUNTER_SUFFIX.tpm,
+      concurrency: base + COUNTER_SUFFIX.concurrency,
+      quotaTokens: base + COUNTER_SUFFIX.quotaTokens,
+      quotaUsd: base + COUNTER_SUFFIX.quotaUsd,
+      userId: undefined,
+      userBalance: '',
+    };
+    names.set(key, n);
+  }
+  return n;
 }
 
 /** An upstream's or credential's rpm and tpm (`up:NAME`, `cred:NAME#N`). */

@@ -306,9 +306,15 @@ async function takeCredential(
   share: number,
 ): Promise<{ credential: Credential; lease: Lease } | { refused: GatewayError }> {
   const now = services.now();
-  const upstreamCounters = scaled(await rateCounters(`up:${u.name}`, u.config, reservation), share);
+  const upstreamLimited = u.config.rpm !== undefined || u.config.tpm !== undefined;
+  const upstreamCounters = upstreamLimited ? scaled(await rateCounters(`up:${u.name}`, u.config, reservation), share) : [];
   let refused: GatewayError | undefined;
   for (const credential of credentialOrder(u, now)) {
+    // Nothing to count for an upstream and credential without rpm or tpm: no limiter call, no lease to settle.
+    if (!upstreamLimited && credential.rpm === undefined && credential.tpm === undefined) {
+      if (!u.breaker.allow(now) || !credential.breaker.allow(now)) continue;
+      return { credential, lease: NO_LEASE };
+    }
     const counters = [...upstreamCounters, ...scaled(await rateCounters(`cred:${credential.id}`, credential, reservation), share)];
     const result = await services.limiter.acquire(counters, `${requestId}:${credential.id}`, now);
     if (!result.ok || !result.lease) {
@@ -326,6 +332,9 @@ async function takeCredential(
   }
   return { refused: refused ?? new GatewayError('upstream_unreachable', `Upstream ${u.name} has no usable credential right now.`) };
 }
+
+/** The lease of a call that took no counter (releasing it does nothing). */
+const NO_LEASE: Lease = Object.freeze({ backend: 'memory', id: '', minute: 0, counters: Object.freeze([]) as unknown as Lease['counters'] });
 
 /** Counters with their limits cut to a share (at least 1). */
 function scaled<T extends { limit: number }>(counters: T[], share: number): T[] {

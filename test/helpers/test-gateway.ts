@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { buildApp, closeApp } from '../../src/app.ts';
 import { resolveAdminKey } from '../../src/bootstrap.ts';
 import { parseConfig } from '../../src/config/load.ts';
@@ -30,7 +31,7 @@ export interface TestGateway {
  */
 export async function startTestGateway(
   rawConfig: Record<string, unknown>,
-  opts: { database?: string; services?: Partial<Pick<ServiceOptions, 'secretKey' | 'changePollMs' | 'redisPrefix'>> } = {},
+  opts: { database?: string; services?: Partial<Pick<ServiceOptions, 'secretKey' | 'changePollMs' | 'redisPrefix'>>; log?: Logger } = {},
 ): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-test-'));
   const adminKey = 'sk-admin-test-0123456789';
@@ -41,7 +42,7 @@ export async function startTestGateway(
   const store = openStore(config.database);
   await migrateToLatest(store);
   const admin = await resolveAdminKey(config, store);
-  const log = createLogger(config.log_level);
+  const log = opts.log ?? createLogger(config.log_level);
   const services = createServices({ config, store, log, adminKeyHash: admin.hash, ...opts.services });
   const app = await buildApp(services);
   await services.start();
