@@ -75,7 +75,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     const gerr = toGatewayError(err, maxBodyMb);
     if (gerr.code === 'rate_limit_exceeded' || gerr.code === 'insufficient_quota') services.metrics?.rejected(gerr.code);
     if (gerr.status >= 500 && gerr.code === 'internal_error') request.log.error({ err }, 'unhandled error');
-    else if (gerr.status >= 500) request.log.warn({ code: gerr.code, status: gerr.status, msg: gerr.message }, 'request failed');
+    else if (gerr.status >= 500) request.log.warn({ code: gerr.code, status: gerr.status, error: gerr.message }, 'request failed');
     const protocol = request.routeOptions.config?.protocol ?? protocolForUrl(request.url);
     const { status, body } = renderError(protocol, gerr);
     if (gerr.retryAfterSeconds !== undefined) reply.header('retry-after', String(gerr.retryAfterSeconds));

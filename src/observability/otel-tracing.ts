@@ -1,11 +1,12 @@
 /**
  * OpenTelemetry traces over OTLP/HTTP (JSON), loaded only when `otel.endpoint` is set (see
  * tracing.ts). One SERVER span per routed request, one CLIENT span per upstream attempt (retries
- * and failover included); an incoming W3C `traceparent` is the parent. Nothing is registered
+ * and failover included); an incoming W3C `traceparent` is the parent, and each attempt's
+ * `traceparent` goes to its upstream. Nothing is registered
  * globally: the provider, tracer and propagator belong to this instance.
  */
 import type { ServerResponse } from 'node:http';
-import { type Attributes, type Context, defaultTextMapGetter, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { type Attributes, type Context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
@@ -277,8 +278,13 @@ class OtelTracing implements RequestTracing {
       { kind: SpanKind.SERVER, attributes, startTime: nowMs() - reply.elapsedTime },
       parent,
     );
-    // Not sampled: nothing to record, so the request runs as without tracing.
-    if (!span.isRecording()) return run(spec);
+    // Not sampled: nothing to record, so the request runs as without tracing; its upstreams still
+    // get the trace context, so that they do not sample it either.
+    if (!span.isRecording()) {
+      const upstreamHeaders: Record<string, string> = {};
+      this.propagator.inject(trace.setSpan(parent, span), upstreamHeaders, defaultTextMapSetter);
+      return run({ ...spec, attempt: (io, target, step) => spec.attempt({ ...io, upstreamHeaders }, target, step) });
+    }
 
     const state: RequestTrace = {
       span,
@@ -332,8 +338,11 @@ class OtelTracing implements RequestTracing {
           },
           state.ctx,
         );
+        // The upstream continues the trace under this attempt's span (W3C traceparent, and tracestate if any).
+        const upstreamHeaders: Record<string, string> = {};
+        this.propagator.inject(trace.setSpan(state.ctx, child), upstreamHeaders, defaultTextMapSetter);
         try {
-          const result = await attempt(io, target, step);
+          const result = await attempt({ ...io, upstreamHeaders }, target, step);
           if (result.kind === 'failed') {
             const err = result.error;
             child.setAttributes({ [ATTR_ERROR_TYPE]: err.code, 'switchyard.retryable': err.retryable });

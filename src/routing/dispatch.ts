@@ -190,7 +190,7 @@ async function runSteps(
       const kind = classify(lastError);
       const level = kind === 'client' ? 'debug' : 'warn';
       request.log[level](
-        { upstream: u.name, credential: slot.credential.id, attempt: attempts, code: lastError.code, status: lastError.status, msg: lastError.message },
+        { upstream: u.name, credential: slot.credential.id, attempt: attempts, code: lastError.code, status: lastError.status, error: lastError.message },
         'upstream attempt failed',
       );
       if (kind === 'client') {

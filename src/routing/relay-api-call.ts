@@ -4,7 +4,7 @@ import { GatewayError } from '../core/errors.ts';
 import type { RequestMeter } from '../metering/request-meter.ts';
 import { ClientStream, drainGate } from './client-stream.ts';
 import type { Target } from './model-registry.ts';
-import { RelayAttempt, type RelayIo, type RelayResult } from './relay-attempt.ts';
+import { RelayAttempt, type RelayIo, type RelayResult, withAttemptHeaders } from './relay-attempt.ts';
 import { upstreamHttpErrorFromText } from './upstream-call.ts';
 import { UpstreamExchange } from './upstream-exchange.ts';
 
@@ -45,7 +45,7 @@ export async function relayApiCall(io: RelayIo, target: Target, spec: ApiCallSpe
   const upstream = target.upstream;
   const attempt = new RelayAttempt(io, target);
   try {
-    const ex = new UpstreamExchange(upstream, spec.url, spec.method ?? 'POST', spec.headers, spec.body, attempt.signal);
+    const ex = new UpstreamExchange(upstream, spec.url, spec.method ?? 'POST', withAttemptHeaders(io, spec.headers), spec.body, attempt.signal);
     await ex.head();
     attempt.gotData();
     if (ex.status >= 400) {

@@ -10,6 +10,13 @@ export interface RelayIo {
   meter: RequestMeter;
   /** Extra response headers (x-request-id, warnings). */
   headers: Record<string, string>;
+  /** Headers added to the attempt's upstream request: the W3C trace context when tracing is on. */
+  upstreamHeaders?: Record<string, string>;
+}
+
+/** An upstream request's headers with the attempt's own (trace context) added. */
+export function withAttemptHeaders(io: RelayIo, headers: Record<string, string>): Record<string, string> {
+  return io.upstreamHeaders ? { ...headers, ...io.upstreamHeaders } : headers;
 }
 
 export type RelayResult = { kind: 'done' } | { kind: 'failed'; error: GatewayError };

@@ -8,7 +8,7 @@ import { countPromptTokens, countTextTokens } from '../core/tokens.ts';
 import { ClientStream, SSE_HEADERS } from './client-stream.ts';
 import type { Target } from './model-registry.ts';
 import { adapterTarget } from './upstreams.ts';
-import { RelayAttempt, type RelayIo, type RelayResult } from './relay-attempt.ts';
+import { RelayAttempt, type RelayIo, type RelayResult, withAttemptHeaders } from './relay-attempt.ts';
 import { callUpstream, upstreamHttpError } from './upstream-call.ts';
 
 export interface ConvertSpec {
@@ -69,7 +69,7 @@ export async function relayConvert(io: RelayIo, target: Target, spec: ConvertSpe
   const ctx = { model: spec.clientModel, requestId: meter.requestId };
 
   try {
-    const res = await callUpstream(upstream, { url: built.url, headers: built.headers, body: built.body }, attempt.signal);
+    const res = await callUpstream(upstream, { url: built.url, headers: withAttemptHeaders(io, built.headers), body: built.body }, attempt.signal);
     if (res.statusCode >= 400) {
       return { kind: 'failed', error: await upstreamHttpError(upstream, res.statusCode, res.body, (t) => spec.adapter.parseError(t), res.headers) };
     }

@@ -5,7 +5,7 @@ import { GatewayError } from '../core/errors.ts';
 import { type SseEvent, SseParser } from '../core/sse.ts';
 import { ClientStream, drainGate, SSE_HEADERS } from './client-stream.ts';
 import type { Target } from './model-registry.ts';
-import { RelayAttempt, type RelayIo, type RelayResult } from './relay-attempt.ts';
+import { RelayAttempt, type RelayIo, type RelayResult, withAttemptHeaders } from './relay-attempt.ts';
 import { upstreamHttpErrorFromText } from './upstream-call.ts';
 import { UpstreamExchange } from './upstream-exchange.ts';
 
@@ -53,7 +53,7 @@ export async function relayPassthrough(io: RelayIo, target: Target, spec: Passth
   });
 
   try {
-    const ex = new UpstreamExchange(upstream, spec.url, 'POST', spec.headers, spec.body, attempt.signal);
+    const ex = new UpstreamExchange(upstream, spec.url, 'POST', withAttemptHeaders(io, spec.headers), spec.body, attempt.signal);
     await ex.head();
     if (ex.status >= 400) {
       attempt.gotData();

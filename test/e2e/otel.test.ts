@@ -21,6 +21,7 @@ import { otelModulesLoaded } from '../../src/observability/tracing.ts';
 import { closeServices, createServices } from '../../src/services.ts';
 import { openStore } from '../../src/store/db.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
+import { type AnthropicSimulator, startAnthropicSimulator } from '../helpers/anthropic-simulator.ts';
 import { type OpenAISimulator, startOpenAISimulator } from '../helpers/openai-simulator.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
@@ -207,6 +208,7 @@ describe('with otel.endpoint', () => {
   let rx: Receiver;
   let good: OpenAISimulator;
   let flaky: OpenAISimulator;
+  let claude: AnthropicSimulator;
   let gw: TestGateway;
   let client: OpenAI;
   let clientKey: { key: string; id: string };
@@ -218,6 +220,7 @@ describe('with otel.endpoint', () => {
     good.handler = () => ({ type: 'text', text: COMPLETION, promptTokens: 13, completionTokens: 7 });
     flaky = await startOpenAISimulator({ apiKey: UPSTREAM_KEY });
     flaky.handler = () => ({ type: 'error', status: 500, message: 'upstream exploded' });
+    claude = await startAnthropicSimulator({ apiKey: UPSTREAM_KEY });
     goodPort = Number(new URL(good.url).port);
     gw = await startTestGateway({
       retry: { attempts: 3, backoff_ms: 1 },
@@ -225,6 +228,7 @@ describe('with otel.endpoint', () => {
         { name: 'good', type: 'openai', base_url: good.url, api_key: UPSTREAM_KEY, models: ['gpt-4o-mini', 'text-embedding-3-small'] },
         { name: 'flaky', type: 'openai', base_url: flaky.url, api_key: UPSTREAM_KEY, models: ['fo-model'], priority: 0, retry: { attempts: 1 } },
         { name: 'backup', type: 'openai', base_url: good.url, api_key: UPSTREAM_KEY, models: ['fo-model'], model_map: { 'fo-model': 'gpt-4o-mini' }, priority: 1 },
+        { name: 'claude', type: 'anthropic', base_url: claude.url, api_key: UPSTREAM_KEY, models: ['claude-x'] },
         { name: 'down', type: 'openai', base_url: 'http://127.0.0.1:9/v1', api_key: UPSTREAM_KEY, models: ['down-model'], retry: { attempts: 1 } },
       ],
       models: { 'gpt-4o-mini': { input_price: 1, output_price: 2 }, 'fo-model': { input_price: 1, output_price: 2 } },
@@ -238,6 +242,7 @@ describe('with otel.endpoint', () => {
     await gw?.close();
     await good?.close();
     await flaky?.close();
+    await claude?.close();
     await rx?.close();
   });
 
@@ -335,6 +340,7 @@ describe('with otel.endpoint', () => {
   it('continues the trace of an incoming traceparent, and follows its sampling decision', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const parentId = '00f067aa0ba902b7';
+    good.requests.length = 0;
     const { response } = await client.chat.completions
       .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: PROMPT }] }, { headers: { traceparent: `00-${traceId}-${parentId}-01`, tracestate: 'vendor=abc' } })
       .withResponse();
@@ -347,6 +353,30 @@ describe('with otel.endpoint', () => {
     expect(attempts).toHaveLength(1);
     expect(attempts[0].traceId).toBe(traceId);
     expect(rx.spans.filter((s) => s.traceId === unsampledTrace)).toEqual([]);
+    // The upstream continues the trace under the attempt's span, keeping the caller's tracestate and sampling decision.
+    const [sampledCall, unsampledCall] = good.requests.filter((r) => r.path.endsWith('/chat/completions'));
+    expect(sampledCall.headers['traceparent']).toBe(`00-${traceId}-${attempts[0].spanId}-01`);
+    expect(sampledCall.headers['tracestate']).toBe('vendor=abc');
+    expect(unsampledCall.headers['traceparent']).toMatch(new RegExp(`^00-${unsampledTrace}-[0-9a-f]{16}-00$`));
+  });
+
+  it('passes each attempt its own traceparent through failover, and on a converted call', async () => {
+    good.requests.length = 0;
+    flaky.requests.length = 0;
+    const { response } = await client.chat.completions.create({ model: 'fo-model', messages: [{ role: 'user', content: PROMPT }] }).withResponse();
+    await flush();
+    const { server, attempts } = requestTrace(rx, response.headers.get('x-request-id')!);
+    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    const sent = [...flaky.requests, ...good.requests].filter((r) => r.path.endsWith('/chat/completions')).map((r) => r.headers['traceparent']);
+    expect(sent).toEqual(attempts.map((a) => `00-${server.traceId}-${a.spanId}-01`));
+
+    // OpenAI client, Anthropic upstream: the converting relay sends it too.
+    claude.requests.length = 0;
+    const converted = await client.chat.completions.create({ model: 'claude-x', messages: [{ role: 'user', content: PROMPT }] }).withResponse();
+    await flush();
+    const t = requestTrace(rx, converted.response.headers.get('x-request-id')!);
+    expect(t.attempts).toHaveLength(1);
+    expect(claude.requests.find((r) => r.path.startsWith('/v1/messages'))?.headers['traceparent']).toBe(`00-${t.server.traceId}-${t.attempts[0].spanId}-01`);
   });
 
   it('traces non-chat endpoints and failures: embeddings, an unknown model, an unreachable upstream, a rate limit', async () => {

@@ -1,6 +1,6 @@
 /**
  * Each request's logger (made only when the request logs something) carries the request's id,
- * and the logger's redaction still holds in it.
+ * and a failed attempt's line names the upstream's error.
  */
 import { Writable } from 'node:stream';
 import OpenAI from 'openai';
@@ -52,5 +52,7 @@ it('logs nothing for a request that went well, and a failed attempt with the req
   await new Promise((r) => setTimeout(r, 50));
   const failed = lines.find((l) => l['msg'] === 'upstream attempt failed');
   expect(failed).toMatchObject({ reqId: id, upstream: 'main', level: 40, service: 'switchyard' });
+  // The upstream's error is a field of its own (a second `msg` key would be lost to JSON parsers).
+  expect(String(failed?.['error'])).toContain('boom');
   expect(JSON.stringify(lines)).not.toContain(key);
 });

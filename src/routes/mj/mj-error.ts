@@ -15,7 +15,7 @@ export function mjSubmitErrorHandler(maxBodyMb: number) {
   return (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
     const gerr = toGatewayError(err, maxBodyMb);
     if (gerr.status >= 500 && gerr.code === 'internal_error') request.log.error({ err }, 'unhandled error');
-    else if (gerr.status >= 500) request.log.warn({ code: gerr.code, status: gerr.status, msg: gerr.message }, 'request failed');
+    else if (gerr.status >= 500) request.log.warn({ code: gerr.code, status: gerr.status, error: gerr.message }, 'request failed');
     if (gerr.retryAfterSeconds !== undefined) reply.header('retry-after', String(gerr.retryAfterSeconds));
     void reply.code(gerr.status).send(encodeMjSubmitError(gerr));
   };
