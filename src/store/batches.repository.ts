@@ -142,7 +142,7 @@ export class BatchesRepository {
     if (sqlite) {
       // The same statements, prepared once (Kysely's compile and prepare per query were most of a claim's CPU).
       return sqliteTransaction(this.store, sqlite, () => {
-        const picked = (prepared(sqlite, CLAIM_STALE_SQL).pluck().all(batchId, now, batchId, limit) as number[]).slice();
+        const picked = prepared(sqlite, CLAIM_STALE_SQL).pluck().all(batchId, now, batchId, limit) as number[];
         if (picked.length < limit) {
           for (const n of prepared(sqlite, CLAIM_PENDING_SQL).pluck().all(batchId, fromLine, batchId, limit - picked.length) as number[]) picked.push(n);
         }
