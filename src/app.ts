@@ -43,7 +43,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   });
 
   // The request's child logger is made the first time the request logs (most never do).
-  app.setChildLoggerFactory((logger, bindings, opts) => lazyChildLogger(logger as Logger, bindings, opts) as FastifyBaseLogger);
+  app.setChildLoggerFactory((logger, bindings, opts) => lazyChildLogger(logger as Logger, bindings, opts));
   app.decorateRequest('apiKey', null);
   app.decorateRequest('rawBody', undefined);
   app.decorateRequest('batch', null);

@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import pino, { type Logger } from 'pino';
 
 /** Structured logs that never carry a secret: credential headers and `?key=` are redacted wherever they appear. */
@@ -96,7 +97,7 @@ class LazyRequestLogger {
   }
 }
 
-/** For Fastify's `childLoggerFactory`. */
-export function lazyChildLogger(logger: Logger, bindings: pino.Bindings, opts: pino.ChildLoggerOptions): Logger {
-  return new LazyRequestLogger(logger, bindings, opts) as unknown as Logger;
+/** For Fastify's `childLoggerFactory`: what Fastify and the routes call on request.log (the level methods, child, level). */
+export function lazyChildLogger(logger: Logger, bindings: pino.Bindings, opts: pino.ChildLoggerOptions): FastifyBaseLogger {
+  return new LazyRequestLogger(logger, bindings, opts) as unknown as FastifyBaseLogger;
 }

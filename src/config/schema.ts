@@ -202,6 +202,8 @@ const otelSchema = z
     capture_content: z.boolean().default(false),
     /** Share of traces kept when the request carries no sampled parent. */
     sample_ratio: z.number().min(0).max(1).default(1),
+    /** Each upstream call carries its attempt's traceparent (and the caller's tracestate); off: upstreams get none. */
+    propagate_upstream: z.boolean().default(true),
   })
   .strict();
 
@@ -293,7 +295,7 @@ export const configSchema = z
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** One structured access line per request (no secrets, no prompt text). */
     log_requests: z.boolean().default(false),
-    /** V8's old-generation growth between full GCs, in percent of what survived (0: V8's own, up to 300 %). */
+    /** V8's old-generation growth between full GCs, in percent of what survived; 0 leaves V8's own factor (which goes up to 4x). */
     heap_growing_percent: z.number().int().min(0).max(1000).default(50),
     /** How long a dashboard sign-in (POST /admin/session) lasts. */
     admin_session_ttl_minutes: z.number().positive().default(720),

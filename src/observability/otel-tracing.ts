@@ -237,7 +237,7 @@ export function createOtelTracing(config: OtelConfig & { endpoint: string }, log
     spanLimits: { attributeValueLengthLimit: MAX_ATTRIBUTE_CHARS },
     spanProcessors: [new BatchSpanProcessor({ exporter })],
   });
-  return new OtelTracing(provider, provider.getTracer('switchyard'), config.capture_content);
+  return new OtelTracing(provider, provider.getTracer('switchyard'), config.capture_content, config.propagate_upstream);
 }
 
 class OtelTracing implements RequestTracing {
@@ -249,7 +249,16 @@ class OtelTracing implements RequestTracing {
     private readonly provider: TracerProvider,
     private readonly tracer: Tracer,
     private readonly captureContent: boolean,
+    private readonly propagateUpstream: boolean,
   ) {}
+
+  /** The headers that carry `ctx`'s span on to an upstream (none when propagation is off). */
+  private upstreamHeaders(ctx: Context): Record<string, string> | undefined {
+    if (!this.propagateUpstream) return undefined;
+    const headers: Record<string, string> = {};
+    this.propagator.inject(ctx, headers, defaultTextMapSetter);
+    return headers;
+  }
 
   async traceDispatch(request: FastifyRequest, reply: FastifyReply, spec: DispatchSpec, run: (spec: DispatchSpec) => Promise<void>): Promise<void> {
     const parent = this.propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
@@ -281,9 +290,8 @@ class OtelTracing implements RequestTracing {
     // Not sampled: nothing to record, so the request runs as without tracing; its upstreams still
     // get the trace context, so that they do not sample it either.
     if (!span.isRecording()) {
-      const upstreamHeaders: Record<string, string> = {};
-      this.propagator.inject(trace.setSpan(parent, span), upstreamHeaders, defaultTextMapSetter);
-      return run({ ...spec, attempt: (io, target, step) => spec.attempt({ ...io, upstreamHeaders }, target, step) });
+      const upstreamHeaders = this.upstreamHeaders(trace.setSpan(parent, span));
+      return run(upstreamHeaders ? { ...spec, attempt: (io, target, step) => spec.attempt({ ...io, upstreamHeaders }, target, step) } : spec);
     }
 
     const state: RequestTrace = {
@@ -339,10 +347,9 @@ class OtelTracing implements RequestTracing {
           state.ctx,
         );
         // The upstream continues the trace under this attempt's span (W3C traceparent, and tracestate if any).
-        const upstreamHeaders: Record<string, string> = {};
-        this.propagator.inject(trace.setSpan(state.ctx, child), upstreamHeaders, defaultTextMapSetter);
+        const upstreamHeaders = this.upstreamHeaders(trace.setSpan(state.ctx, child));
         try {
-          const result = await attempt({ ...io, upstreamHeaders }, target, step);
+          const result = await attempt(upstreamHeaders ? { ...io, upstreamHeaders } : io, target, step);
           if (result.kind === 'failed') {
             const err = result.error;
             child.setAttributes({ [ATTR_ERROR_TYPE]: err.code, 'switchyard.retryable': err.retryable });

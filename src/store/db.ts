@@ -35,9 +35,12 @@ export function prepared(db: SQLite.Database, text: string): SQLite.Statement {
  * Runs `fn` (prepared statements on the SQLite connection) as one transaction. With no
  * transaction open on the connection it runs at once and synchronously, so nothing else can
  * interleave; while a Kysely transaction holds the connection (open across awaits), it waits
- * for it inside a Kysely transaction of its own.
+ * for it inside a Kysely transaction of its own; given a store inside a Kysely transaction
+ * (`{ ...store, db: trx }`), it runs as part of that one.
  */
 export function sqliteTransaction<T>(store: Store, sqlite: SQLite.Database, fn: () => T): Promise<T> {
+  // A store whose db is a Kysely transaction already holds the connection: its statements join it.
+  if (store.db.isTransaction) return Promise.resolve().then(fn);
   if (!sqlite.inTransaction) {
     try {
       return Promise.resolve(sqlite.transaction(fn)());

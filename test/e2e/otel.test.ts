@@ -186,7 +186,7 @@ describe('without otel.endpoint', () => {
     const client = new OpenAI({ baseURL: gw.baseURL, apiKey: (await gw.createKey()).key, maxRetries: 0 });
     const r = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } });
     expect(r.choices[0].message.content).toBeTruthy();
-    expect(gw.services.config.otel).toEqual({ endpoint: undefined, headers: {}, service_name: 'switchyard', capture_content: false, sample_ratio: 1 });
+    expect(gw.services.config.otel).toEqual({ endpoint: undefined, headers: {}, service_name: 'switchyard', capture_content: false, sample_ratio: 1, propagate_upstream: true });
     expect(gw.services.tracing).toBeUndefined();
     // This file's first gateway: nothing has imported the SDK in this process (vitest runs each file in its own).
     expect(otelModulesLoaded()).toBe(false);
@@ -444,6 +444,36 @@ describe('with otel.endpoint', () => {
     expect(all).not.toContain(clientKey.key);
     expect(all).not.toContain('collector-token');
     expect(rx.spans.flatMap((s) => s.events)).toEqual([]);
+  });
+});
+
+describe('with otel.propagate_upstream off', () => {
+  it('traces the request but sends the upstream no trace context', async () => {
+    const rx = await startReceiver();
+    const sim = await startOpenAISimulator({ apiKey: UPSTREAM_KEY });
+    sim.handler = () => ({ type: 'text', text: COMPLETION });
+    const gw = await startTestGateway({
+      upstreams: [{ name: 'main', type: 'openai', base_url: sim.url, api_key: UPSTREAM_KEY, models: ['gpt-4o-mini'] }],
+      otel: { endpoint: rx.url, propagate_upstream: false },
+    });
+    try {
+      const client = new OpenAI({ baseURL: gw.baseURL, apiKey: (await gw.createKey()).key, maxRetries: 0 });
+      const traceId = '6bf92f3577b34da6a3ce929d0e0e4738';
+      const { response } = await client.chat.completions
+        .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: PROMPT }] }, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, tracestate: 'vendor=abc' } })
+        .withResponse();
+      await gw.services.tracing!.flush();
+      const { server, attempts } = requestTrace(rx, response.headers.get('x-request-id')!);
+      expect(server.traceId).toBe(traceId);
+      expect(attempts).toHaveLength(1);
+      const call = sim.requests.find((r) => r.path.endsWith('/chat/completions'));
+      expect(call?.headers['traceparent']).toBeUndefined();
+      expect(call?.headers['tracestate']).toBeUndefined();
+    } finally {
+      await gw.close();
+      await sim.close();
+      await rx.close();
+    }
   });
 });
 

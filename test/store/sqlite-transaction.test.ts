@@ -85,3 +85,19 @@ it('waits for a Kysely transaction that holds the connection, and stays out of i
   expect(rows()).toEqual([{ k: 'ours', v: 2 }]);
   expect(store.sqlite!.inTransaction).toBe(false);
 });
+
+it('given a store inside a Kysely transaction, runs as part of that transaction', async () => {
+  const err = await store.db
+    .transaction()
+    .execute(async (trx) => {
+      const inner = await sqliteTransaction({ ...store, db: trx }, store.sqlite!, () => {
+        insert('inner', 1);
+        return rows().length;
+      });
+      expect(inner).toBe(1);
+      throw new Error('roll back both');
+    })
+    .catch((e: Error) => e.message);
+  expect(err).toBe('roll back both');
+  expect(rows()).toEqual([]);
+});
