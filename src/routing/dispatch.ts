@@ -334,7 +334,7 @@ async function takeCredential(
 }
 
 /** The lease of a call that took no counter (releasing it does nothing). */
-const NO_LEASE: Lease = Object.freeze({ backend: 'memory', id: '', minute: 0, counters: Object.freeze([]) as unknown as Lease['counters'] });
+const NO_LEASE: Lease = Object.freeze({ backend: 'memory', id: '', minute: 0, counters: [] });
 
 /** Counters with their limits cut to a share (at least 1). */
 function scaled<T extends { limit: number }>(counters: T[], share: number): T[] {

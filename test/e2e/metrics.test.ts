@@ -4,21 +4,11 @@
  * `metrics.listen` listener, the x-switchyard-overhead-ms header on relayed answers, and the
  * `log_requests` access line.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, closeApp } from '../../src/app.ts';
-import { resolveAdminKey } from '../../src/bootstrap.ts';
-import { parseConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/logger.ts';
-import { closeServices, createServices } from '../../src/services.ts';
-import { openStore } from '../../src/store/db.ts';
-import { migrateToLatest } from '../../src/store/migrate.ts';
 import { type OpenAISimulator, startOpenAISimulator } from '../helpers/openai-simulator.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
+import { capturingLogger } from '../helpers/capturing-logger.ts';
 
 interface Sample {
   name: string;
@@ -205,35 +195,11 @@ describe('x-switchyard-overhead-ms', () => {
 
 describe('log_requests', () => {
   it('writes one structured access line per request, without secrets or prompt text', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchyard-log-'));
-    const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-        cb();
-      },
-    });
-    const adminKey = 'sk-admin-log-test-0123456789';
-    const config = parseConfig(
-      {
-        database: `sqlite:${join(dir, 'test.db')}`,
-        admin_key: adminKey,
-        data_dir: join(dir, 'data'),
-        log_requests: true,
-        upstreams: [{ name: 'main', type: 'openai', base_url: sim.url, models: ['gpt-4o-mini'] }],
-      },
-      'test',
-    );
-    const store = openStore(config.database);
-    await migrateToLatest(store);
-    const services = createServices({ config, store, log: createLogger('info', sink), adminKeyHash: (await resolveAdminKey(config, store)).hash });
-    const app = await buildApp(services);
-    await services.start();
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const { log, lines } = capturingLogger();
+    const gw = await startTestGateway({ log_requests: true, upstreams: [{ name: 'main', type: 'openai', base_url: sim.url, models: ['gpt-4o-mini'] }] }, { log });
+    const { url, adminKey } = gw;
     try {
-      const created = await fetch(`${url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'logged' }) });
-      const { key, id } = (await created.json()) as { key: string; id: string };
+      const { key, id } = await gw.createKey({ name: 'logged' });
       const c = new OpenAI({ baseURL: `${url}/v1`, apiKey: key, maxRetries: 0 });
       await c.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'a very secret prompt' }] });
       const stream = await c.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'another secret prompt' }], stream: true });
@@ -253,10 +219,7 @@ describe('log_requests', () => {
       const all = JSON.stringify(lines);
       for (const secret of [key, adminKey, 'secret prompt']) expect(all).not.toContain(secret);
     } finally {
-      await closeApp(app, 1000);
-      await closeServices(services);
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
+      await gw.close();
     }
   });
 });

@@ -6,24 +6,16 @@
  * attempt, GenAI and switchyard.* attributes, trace continuity, and no prompt or completion text
  * unless `otel.capture_content` is on. Without an endpoint, no OpenTelemetry module is loaded.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, closeApp } from '../../src/app.ts';
-import { resolveAdminKey } from '../../src/bootstrap.ts';
-import { parseConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/logger.ts';
 import { otelModulesLoaded } from '../../src/observability/tracing.ts';
-import { closeServices, createServices } from '../../src/services.ts';
-import { openStore } from '../../src/store/db.ts';
-import { migrateToLatest } from '../../src/store/migrate.ts';
 import { type AnthropicSimulator, startAnthropicSimulator } from '../helpers/anthropic-simulator.ts';
 import { type OpenAISimulator, startOpenAISimulator } from '../helpers/openai-simulator.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
+import { capturingLogger } from '../helpers/capturing-logger.ts';
 
 // ---------------------------------------------------------------------------------------------
 // A tiny OTLP/HTTP receiver (JSON encoding, as @opentelemetry/exporter-trace-otlp-http sends)
@@ -532,38 +524,17 @@ describe('when the collector fails', () => {
     const rx = await startReceiver();
     rx.status = 500;
     const sim = await startOpenAISimulator();
-    const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-        cb();
-      },
-    });
-    const dir = mkdtempSync(join(tmpdir(), 'switchyard-otel-'));
-    const config = parseConfig(
-      {
-        database: `sqlite:${join(dir, 'test.db')}`,
-        admin_key: 'sk-admin-otel-0123456789',
-        data_dir: join(dir, 'data'),
-        upstreams: [{ name: 'main', type: 'openai', base_url: sim.url, models: ['gpt-4o-mini'] }],
-        otel: { endpoint: rx.url, headers: { 'x-vendor-key': 'vendor-secret-xyz' } },
-      },
-      'test',
+    const { log, lines } = capturingLogger();
+    const gw = await startTestGateway(
+      { upstreams: [{ name: 'main', type: 'openai', base_url: sim.url, models: ['gpt-4o-mini'] }], otel: { endpoint: rx.url, headers: { 'x-vendor-key': 'vendor-secret-xyz' } } },
+      { log },
     );
-    const store = openStore(config.database);
-    await migrateToLatest(store);
-    const services = createServices({ config, store, log: createLogger('info', sink), adminKeyHash: (await resolveAdminKey(config, store)).hash });
-    const app = await buildApp(services);
-    await services.start();
-    await app.listen({ host: '127.0.0.1', port: 0 });
     try {
-      const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-      const created = await fetch(`${url}/admin/keys`, { method: 'POST', headers: { authorization: 'Bearer sk-admin-otel-0123456789', 'content-type': 'application/json' }, body: JSON.stringify({ name: 'k' }) });
-      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: ((await created.json()) as { key: string }).key, maxRetries: 0 });
+      const client = new OpenAI({ baseURL: gw.baseURL, apiKey: (await gw.createKey({ name: 'k' })).key, maxRetries: 0 });
       for (let i = 0; i < 3; i++) {
         const r = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
         expect(r.choices[0].message.content).toBeTruthy();
-        await services.tracing!.flush();
+        await gw.services.tracing!.flush();
       }
       expect(rx.raw.length).toBeGreaterThanOrEqual(3);
       expect(rx.headers[0]['x-vendor-key']).toBe('vendor-secret-xyz');
@@ -572,12 +543,9 @@ describe('when the collector fails', () => {
       expect(failures[0]).toMatchObject({ level: 40, endpoint: rx.url, err: { status: 500 } });
       expect(JSON.stringify(lines)).not.toContain('vendor-secret-xyz');
     } finally {
-      await closeApp(app, 1000);
-      await closeServices(services);
-      await store.close();
+      await gw.close();
       await sim.close();
       await rx.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

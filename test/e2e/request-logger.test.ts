@@ -2,28 +2,21 @@
  * Each request's logger (made only when the request logs something) carries the request's id,
  * and a failed attempt's line names the upstream's error.
  */
-import { Writable } from 'node:stream';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger.ts';
+import { capturingLogger } from '../helpers/capturing-logger.ts';
 import { type OpenAISimulator, startOpenAISimulator } from '../helpers/openai-simulator.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
 let sim: OpenAISimulator;
 let gw: TestGateway;
-const lines: Array<Record<string, unknown>> = [];
+const { log, lines } = capturingLogger('warn');
 
 beforeAll(async () => {
   sim = await startOpenAISimulator();
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
   gw = await startTestGateway(
     { upstreams: [{ name: 'main', type: 'openai', base_url: sim.url, models: ['m'] }], retry: { attempts: 1 } },
-    { log: createLogger('warn', sink) },
+    { log },
   );
 });
 

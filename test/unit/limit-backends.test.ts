@@ -5,16 +5,15 @@
  * Redis is away and going back to it when it returns.
  */
 import { Redis } from 'ioredis';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Counter, type LimitBackend, MINUTE_MS, windowResetMs, windowRetryAfterMs, windowUsage } from '../../src/metering/limit-backend.ts';
 import { Limiter } from '../../src/metering/limiter.ts';
 import { MemoryLimitBackend } from '../../src/metering/memory-limit-backend.ts';
 import { RedisLimitBackend } from '../../src/metering/redis-limit-backend.ts';
-import { createLogger } from '../../src/logger.ts';
 import { openRedis } from '../../src/store/redis.ts';
 import { rawRedisCommand, REDIS_URL, redisKeyPrefix, startRedisServer } from '../helpers/redis-server.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
+import { capturingLogger } from '../helpers/capturing-logger.ts';
 
 /** The start of a minute, so offsets within it are exact. */
 const T0 = 28_333_334 * MINUTE_MS;
@@ -360,17 +359,6 @@ describe.skipIf(!REDIS_URL)('RedisLimitBackend', () => {
   });
 });
 
-/** Log lines (parsed) of a real pino logger. */
-function capturingLogger() {
-  const lines: Array<{ level: number; msg: string }> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as { level: number; msg: string });
-      cb();
-    },
-  });
-  return { log: createLogger('info', stream), lines };
-}
 
 function sharedOver(redis: Redis, prefix: string) {
   return {
@@ -383,7 +371,7 @@ function sharedOver(redis: Redis, prefix: string) {
 describe.skipIf(!REDIS_URL)('Limiter with Redis going away and coming back', () => {
   it('answers from memory while its Redis is down, without throwing, and goes back to Redis when it returns', async () => {
     const server = await startRedisServer();
-    const { log, lines } = capturingLogger();
+    const { log, lines } = capturingLogger<{ level: number; msg: string }>();
     const redis = openRedis(server.url, log);
     try {
       await until(() => redis.status === 'ready', 'the first connection');
@@ -430,7 +418,7 @@ describe.skipIf(!REDIS_URL)('Limiter with Redis going away and coming back', () 
 
   it('adds the quota spend settled on memory while Redis was away to the shared total on its return', async () => {
     const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(REDIS_URL as string).port || 6379) });
-    const { log } = capturingLogger();
+    const { log } = capturingLogger<{ level: number; msg: string }>();
     const redis = openRedis(proxy.url(REDIS_URL as string), log);
     const direct = new Redis(REDIS_URL as string);
     try {
