@@ -44,7 +44,7 @@ function area(url: string, fn: string, root: string): string {
   if (!url) return fn.startsWith('(') ? fn : '(native / V8 builtins)';
   const s = shortUrl(url, root);
   if (s.startsWith('node:')) return 'node: internals';
-  if (s.startsWith('src/') || s.startsWith('bench/')) return s;
+  if (s.startsWith('src/') || s.startsWith('dist/') || s.startsWith('bench/')) return s;
   if (url.includes('/node_modules/')) {
     const parts = s.split('/');
     return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
@@ -97,7 +97,7 @@ export function summariseCpuProfile(json: string, root: string, top = 25): strin
       if (!n) break;
       const { functionName, url, lineNumber } = n.callFrame;
       const short = shortUrl(url, root);
-      if (!short.startsWith('src/')) continue;
+      if (!short.startsWith('src/') && !short.startsWith('dist/')) continue;
       const key = `${functionName || '(anonymous)'} ${place(url, lineNumber, root)}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -112,7 +112,7 @@ export function summariseCpuProfile(json: string, root: string, top = 25): strin
   for (const [a, us] of [...areas].sort((x, y) => y[1] - x[1]).slice(0, 20)) lines.push(`  ${pct(us)} ${ms(us)}  ${a}`);
   lines.push('', `Top ${top} functions by self time:`);
   for (const [f, us] of [...fns].sort((x, y) => y[1] - x[1]).slice(0, top)) lines.push(`  ${pct(us)} ${ms(us)}  ${f}`);
-  lines.push('', `Top ${top} src/ functions by total time (self + callees):`);
+  lines.push('', `Top ${top} project functions (src/ or built dist/) by total time (self + callees):`);
   for (const [f, us] of [...inclusive].sort((x, y) => y[1] - x[1]).slice(0, top)) lines.push(`  ${pct(us)} ${ms(us)}  ${f}`);
   return lines.join('\n');
 }

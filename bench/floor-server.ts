@@ -9,13 +9,14 @@ import { Agent } from 'undici';
 
 export function serveFloor(name: string, relay: (ctx: { origin: string; path: string; dispatcher: Agent; body: Buffer; res: ServerResponse }) => void): void {
   // The client's path goes to the upstream's origin: one floor serves /v1/chat/completions and /v1/messages.
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, upstream: { type: 'string' } } });
+  const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, upstream: { type: 'string' }, connections: { type: 'string', default: '256' } } });
   if (!values.upstream) {
     process.stderr.write(`${name}: --upstream URL is required\n`);
     process.exit(1);
   }
   const origin = new URL(values.upstream).origin;
-  const dispatcher = new Agent({ connections: 256, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+  // --connections: the slow-streams bench holds thousands of streams open at once, one upstream connection each.
+  const dispatcher = new Agent({ connections: Number(values.connections), keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
   const server = createServer({ keepAliveTimeout: 75_000 }, (req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));

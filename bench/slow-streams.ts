@@ -5,7 +5,7 @@
  * between an upstream chunk and the client receiving it is under 5 ms at p99.
  *
  * Usage: node --import tsx bench/slow-streams.ts [--streams 5000] [--seconds 30]
- *          [--interval-ms 100] [--direct-streams N] [--ramp-seconds S] [--out FILE]
+ *          [--interval-ms 100] [--direct-streams N] [--floor-streams N] [--ramp-seconds S] [--out FILE]
  *
  *   --streams N          concurrent streams through the gateway (default 5000)
  *   --seconds S          how long each stream lasts (default 30)
@@ -13,6 +13,10 @@
  *                        seconds*1000/interval content chunks
  *   --direct-streams N   streams of the "direct" baseline, client -> slow upstream
  *                        (default: the same as --streams; 0 skips it)
+ *   --floor-streams N    streams through the dispatch-handler floor relay
+ *                        (bench/floor-dispatch.ts on the gateway's CPU, run after the
+ *                        gateway): what a bare relay achieves on this host under the
+ *                        same load, and its CPU per chunk (default: --streams; 0 skips it)
  *   --ramp-seconds S     the client opens its streams evenly over S seconds
  *                        (default streams/1000, at least 1, at most 10)
  *   --out FILE           also write the results as JSON
@@ -108,6 +112,7 @@ import {
 } from './bench-lib.ts';
 
 const SELF = fileURLToPath(import.meta.url);
+const FLOOR_SCRIPT = fileURLToPath(new URL('./floor-dispatch.ts', import.meta.url));
 const MODEL = 'slow-model';
 /** Marks a timed content chunk: `"content":"@<ms since the epoch>"`. */
 const MARK = '"content":"@';
@@ -214,6 +219,8 @@ function runUpstream(argv: string[]): void {
 interface ClientResult {
   streams: number;
   started: number;
+  /** Streams that got response headers: requests the relay certainly received (the rest may never have left the client's queue). */
+  responded: number;
   completed: number;
   failed: number;
   /** Failure reasons and how many streams had each. */
@@ -285,6 +292,7 @@ async function runClient(argv: string[]): Promise<void> {
   const t0 = nowMs();
   const failures: Record<string, number> = {};
   let started = 0;
+  let responded = 0;
   let completed = 0;
   let failed = 0;
   let retried = 0;
@@ -328,6 +336,7 @@ async function runClient(argv: string[]): Promise<void> {
 
     onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, h: Record<string, string | string[] | undefined>): void {
       this.status = statusCode;
+      responded++;
       const attempts = h['x-switchyard-attempts'];
       if (typeof attempts === 'string' && Number(attempts) > 1) retried++;
     }
@@ -426,6 +435,7 @@ async function runClient(argv: string[]): Promise<void> {
   const result: ClientResult = {
     streams: n,
     started,
+    responded,
     completed,
     failed,
     failures,
@@ -636,6 +646,7 @@ async function runOrchestrator(argv: string[]): Promise<void> {
       seconds: { type: 'string' },
       'interval-ms': { type: 'string' },
       'direct-streams': { type: 'string' },
+      'floor-streams': { type: 'string' },
       'ramp-seconds': { type: 'string' },
       out: { type: 'string' },
       'gateway-node-flags': { type: 'string' },
@@ -651,6 +662,7 @@ async function runOrchestrator(argv: string[]): Promise<void> {
   const seconds = numberOption(opts.seconds, 30, '--seconds', { min: 0.5, max: 600 });
   const intervalMs = numberOption(opts['interval-ms'], 100, '--interval-ms', { min: 1, max: 60_000 });
   const directStreams = numberOption(opts['direct-streams'], streams, '--direct-streams', { integer: true, min: 0, max: 15_000 });
+  const floorStreams = numberOption(opts['floor-streams'], streams, '--floor-streams', { integer: true, min: 0, max: 15_000 });
   const rampSeconds = numberOption(opts['ramp-seconds'], Math.min(10, Math.max(1, streams / 1000)), '--ramp-seconds', { min: 0, max: 120 });
   const chunks = Math.max(1, Math.round((seconds * 1000) / intervalMs));
   if (seconds * 1000 < intervalMs) throw new BenchError('--seconds must be at least one interval');
@@ -742,6 +754,31 @@ async function runOrchestrator(argv: string[]): Promise<void> {
   const usage = await usageRequests(gateway.base, key);
   const usageExpected = 2 + warmN + streams; // two checks through the gateway, warm-up, measured run
   await gateway.stop();
+
+  // The same load through the bare dispatch-handler relay on the same CPU: what this host allows a relay at all.
+  let floor: RunOutcome | undefined;
+  if (floorStreams > 0) {
+    const relay = await startListener(SERVER_CPU, FLOOR_SCRIPT, ['--upstream', `http://${HOST}:${upstream.port}`, '--connections', String(floorStreams + 64)], 'floor relay');
+    try {
+      const ramp = Math.min(rampSeconds, (rampSeconds * floorStreams) / streams);
+      const floorUrl = `http://${HOST}:${relay.port}/v1/chat/completions`;
+      // The same warm-up the gateway had, so the floor's CPU per chunk is of compiled code too.
+      await runClientChild(
+        { label: 'floor warm-up', url: floorUrl, auth: undefined, streams: warmN, chunks: warmChunks, maxTokens: warmChunks, rampMs: 200, deadlineMs: deadlineFor(0.2, warmChunks), intervalMs },
+        { gateway: relay.pid, upstream: upstream.pid },
+      );
+      await sleep(5000);
+      await waitQuiet({ server: () => [relay.pid], client: () => [upstream.pid] });
+      log(`  floor run: ${floorStreams} streams through bench/floor-dispatch.ts ...`);
+      floor = await runClientChild(
+        { label: 'floor', url: floorUrl, auth: undefined, streams: floorStreams, chunks, maxTokens: chunks + 16, rampMs: ramp * 1000, deadlineMs: deadlineFor(ramp, chunks), intervalMs },
+        { gateway: relay.pid, upstream: upstream.pid },
+      );
+      log(`  floor: ${floor.result.completed}/${floorStreams} completed, p50 ${fmt(floor.result.delayMs.p50, 3)} ms, p99 ${fmt(floor.result.delayMs.p99, 3)} ms`);
+    } finally {
+      await stopChild(relay.child);
+    }
+  }
   await stopChild(upstream.child);
 
   // ------------------------------------------------------------ report
@@ -761,11 +798,12 @@ async function runOrchestrator(argv: string[]): Promise<void> {
   out.push('');
   out.push(
     table(
-      ['path', 'streams', 'started', 'completed', 'failed', 'chunks received / expected', 'chunks > 5 ms', 'other load CPU0 / CPU1'],
-      [...(direct ? [['direct', direct] as const] : []), ['gateway', via] as const].map(([label, o]) => [
+      ['path', 'streams', 'started', 'answered', 'completed', 'failed', 'chunks received / expected', 'chunks > 5 ms', 'other load CPU0 / CPU1'],
+      [...(direct ? [['direct', direct] as const] : []), ['gateway', via] as const, ...(floor ? [['floor', floor] as const] : [])].map(([label, o]) => [
         label,
         String(o.result.streams),
         String(o.result.started),
+        String(o.result.responded),
         String(o.result.completed),
         String(o.result.failed),
         `${o.result.chunksReceived} / ${o.result.chunksExpected}`,
@@ -778,14 +816,18 @@ async function runOrchestrator(argv: string[]): Promise<void> {
   out.push('');
   const delayRow = (label: string, which: string, p: Percentiles): string[] => [label, which, String(p.count), fmt(p.min, 3), fmt(p.p50, 3), fmt(p.p90, 3), fmt(p.p99, 3), fmt(p.p999, 3), fmt(p.max, 3)];
   const rows: string[][] = [];
-  for (const [label, r] of [['direct', d], ['gateway', g]] as const) {
+  const f = floor?.result;
+  for (const [label, r] of [['direct', d], ['gateway', g], ['floor', f]] as const) {
     if (!r) continue;
     rows.push(delayRow(label, 'steady', r.steadyDelayMs), delayRow(label, 'all', r.delayMs));
   }
   if (d) {
-    const diff = (k: 'steadyDelayMs' | 'delayMs', q: keyof Percentiles): string => fmt(g[k][q] - d[k][q], 3);
-    for (const [which, k] of [['steady', 'steadyDelayMs'], ['all', 'delayMs']] as const) {
-      rows.push(['added (gateway − direct)', which, '', diff(k, 'min'), diff(k, 'p50'), diff(k, 'p90'), diff(k, 'p99'), diff(k, 'p999'), diff(k, 'max')]);
+    for (const [label, r] of [['gateway', g], ['floor', f]] as const) {
+      if (!r) continue;
+      const diff = (k: 'steadyDelayMs' | 'delayMs', q: keyof Percentiles): string => fmt(r[k][q] - d[k][q], 3);
+      for (const [which, k] of [['steady', 'steadyDelayMs'], ['all', 'delayMs']] as const) {
+        rows.push([`added (${label} − direct)`, which, '', diff(k, 'min'), diff(k, 'p50'), diff(k, 'p90'), diff(k, 'p99'), diff(k, 'p999'), diff(k, 'max')]);
+      }
     }
   }
   out.push('Delay from the upstream writing a chunk to the client receiving it (ms); "steady": chunks received once every stream was open (2 intervals after the ramp), "all": every chunk');
@@ -797,18 +839,26 @@ async function runOrchestrator(argv: string[]): Promise<void> {
       `CPU ${fmt(via.cpu.gateway, 2)} s over ${fmt(via.wallSeconds, 1)} s (${fmt((via.cpu.gateway / via.wallSeconds) * 100, 0)} % of CPU ${SERVER_CPU}), ` +
       `open fds: ${fdsBefore} before, ${sampled.peakFds} at peak, ${fdsAfter} 6 s after`,
   );
+  const perChunk = (o: RunOutcome): string => fmt((o.cpu.gateway * 1e6) / Math.max(1, o.result.chunksReceived), 1);
+  out.push(
+    `Relay CPU per chunk received by the client: gateway ${perChunk(via)} µs` +
+      (floor ? `, floor ${perChunk(floor)} µs (${fmt((floor.cpu.gateway / floor.wallSeconds) * 100, 0)} % of CPU ${SERVER_CPU}; ${fmt(via.cpu.gateway / Math.max(1, g.chunksReceived) / (floor.cpu.gateway / Math.max(1, floor.result.chunksReceived)), 2)}x)` : ''),
+  );
   out.push(`Gateway main thread during the run (every 100 ms; stalls counted while all streams were open): ${describeWatch(mainThread)}`);
   out.push(
     `CPU ${CLIENT_CPU} (upstream + client + bench): ${direct ? `direct run ${fmt(cpu1(direct) * 100, 0)} %, ` : ''}gateway run ${fmt(cpu1(via) * 100, 0)} % busy ` +
       `(upstream ${fmt(via.cpu.upstream, 1)} s, client ${fmt(via.cpu.client, 1)} s); ` +
       `the longest /proc/<pid>/fd count took ${fmt(sampled.fdReadMaxMs, 1)} ms`,
   );
-  out.push(`Upstream: ${JSON.stringify(upStats)}; usage records for the bench key: ${usage} (expected ${usageExpected}: 2 checks + ${warmN} warm-up + ${streams})`);
+  out.push(
+    `Upstream: ${JSON.stringify(upStats)}; usage records for the bench key: ${usage} (expected ${usageExpected}: 2 checks + ${warmN} warm-up + ${streams}; ` +
+      `${2 + warm.result.responded + g.responded} of them got response headers, so the gateway certainly received them)`,
+  );
   if (g.retried) out.push(`Streams the gateway retried upstream: ${g.retried}`);
-  for (const [label, r] of [['direct', d], ['gateway', g]] as const) {
+  for (const [label, r] of [['direct', d], ['gateway', g], ['floor', f]] as const) {
     if (r && r.failed > 0) out.push(`${label} failures: ${Object.entries(r.failures).map(([k, v]) => `${v}× ${k}`).join('; ')}`);
   }
-  for (const [label, r] of [['direct', d], ['gateway', g]] as const) {
+  for (const [label, r] of [['direct', d], ['gateway', g], ['floor', f]] as const) {
     if (r) out.push(`p99 delay per second, ${label} (ms): ${r.perSecond.map((p) => (p.chunks ? fmt(p.p99, 1) : '-')).join(' ')}`);
   }
   out.push(summariseLog(gateway.logPath));
@@ -831,6 +881,13 @@ async function runOrchestrator(argv: string[]): Promise<void> {
     },
   ];
   for (const v of verdicts) out.push(verdictLine(v.met, v.target, v.measured));
+  if (f) {
+    const floorDone = f.completed === floorStreams && f.failed === 0;
+    out.push(
+      `(the floor relay under the same load: ${f.completed}/${floorStreams} completed, added p99 ${d ? `${fmt(f.steadyDelayMs.p99 - d.steadyDelayMs.p99, 3)} ms` : '-'}` +
+        `${floorDone ? '' : ': not even a bare relay completes every stream on this host'})`,
+    );
+  }
   process.stdout.write(`${out.join('\n')}\n`);
 
   if (opts.out) {
@@ -846,6 +903,7 @@ async function runOrchestrator(argv: string[]): Promise<void> {
       rampSeconds,
       direct: direct ?? null,
       gateway: via,
+      floor: floor ?? null,
       addedDelayMs: d
         ? {
             steady: { p50: added('p50'), p90: added('p90'), p99: added('p99'), max: added('max') },
