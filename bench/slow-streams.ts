@@ -839,10 +839,13 @@ async function runOrchestrator(argv: string[]): Promise<void> {
       `CPU ${fmt(via.cpu.gateway, 2)} s over ${fmt(via.wallSeconds, 1)} s (${fmt((via.cpu.gateway / via.wallSeconds) * 100, 0)} % of CPU ${SERVER_CPU}), ` +
       `open fds: ${fdsBefore} before, ${sampled.peakFds} at peak, ${fdsAfter} 6 s after`,
   );
-  const perChunk = (o: RunOutcome): string => fmt((o.cpu.gateway * 1e6) / Math.max(1, o.result.chunksReceived), 1);
+  /** The relay's CPU µs per chunk the client received (`cpu.gateway` is whichever relay the run went through). */
+  const perChunkUs = (o: RunOutcome): number => (o.cpu.gateway * 1e6) / Math.max(1, o.result.chunksReceived);
   out.push(
-    `Relay CPU per chunk received by the client: gateway ${perChunk(via)} µs` +
-      (floor ? `, floor ${perChunk(floor)} µs (${fmt((floor.cpu.gateway / floor.wallSeconds) * 100, 0)} % of CPU ${SERVER_CPU}; ${fmt(via.cpu.gateway / Math.max(1, g.chunksReceived) / (floor.cpu.gateway / Math.max(1, floor.result.chunksReceived)), 2)}x)` : ''),
+    `Relay CPU per chunk received by the client: gateway ${fmt(perChunkUs(via), 1)} µs` +
+      (floor
+        ? `, floor ${fmt(perChunkUs(floor), 1)} µs (${fmt((floor.cpu.gateway / floor.wallSeconds) * 100, 0)} % of CPU ${SERVER_CPU}; ${fmt(perChunkUs(via) / perChunkUs(floor), 2)}x)`
+        : ''),
   );
   out.push(`Gateway main thread during the run (every 100 ms; stalls counted while all streams were open): ${describeWatch(mainThread)}`);
   out.push(

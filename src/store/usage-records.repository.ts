@@ -31,7 +31,7 @@ const USAGE_COLUMNS = [
 // Positional parameters: binding 25 named ones from an object cost ~1.8 µs more per row (8.5 vs 6.7 µs, in-process loop).
 const INSERT_SQL = `INSERT INTO usage_records (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (request_id) DO NOTHING`;
 
-/** Values for the columns records written before they existed leave out. */
+/** Values for the columns that records written before those columns existed (journal replays, older callers) leave out. */
 const COLUMN_DEFAULTS: Partial<Record<(typeof USAGE_COLUMNS)[number], string | number | null>> = { attempts: 1, requested_model: null, unit: 'tokens', quantity: 0, user_id: null };
 
 export class UsageRecordsRepository {
@@ -181,7 +181,6 @@ export class UsageRecordsRepository {
   }
 }
 
-/** Records written before a column existed (journal replays, older callers) get its default. */
 function normalise(r: UsageTotals): UsageTotals {
   return {
     requests: Number(r.requests),
